@@ -1,0 +1,261 @@
+// Package config reads the app's settings from environment variables once at
+// start-up, fills in working defaults for local use and refuses to start in
+// production when a required value is missing or malformed.
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the app, grouped by the part that uses it.
+type Config struct {
+	Env      string // "development" or "production"
+	HTTP     HTTP
+	Database Database
+	Redis    Redis
+	Shopify  Shopify
+	Worker   Worker
+	Log      Log
+	// EncryptionKey is 32 bytes for AES-256-GCM encryption of secrets at rest.
+	EncryptionKey []byte
+	// PreviousEncryptionKey still decrypts during a key rotation.
+	PreviousEncryptionKey []byte
+}
+
+// HTTP configures the web server.
+type HTTP struct {
+	Addr   string
+	AppURL string
+	// MaxWebhookBody is the largest webhook body accepted; larger ones get
+	// 413. Shopify orders with hundreds of lines stay well under 1 MiB.
+	MaxWebhookBody int64
+}
+
+// Database configures PostgreSQL.
+type Database struct {
+	URL      string
+	MaxConns int
+}
+
+// Redis configures the queue's Redis.
+type Redis struct {
+	URL string
+}
+
+// Shopify holds the app's Shopify credentials.
+type Shopify struct {
+	APIKey    string
+	APISecret string
+	// PreviousAPISecret is still accepted for webhooks while a secret
+	// rotation settles (Shopify may sign with the old one for up to an hour).
+	PreviousAPISecret string
+	// Scopes are the access scopes the app asks for at install.
+	Scopes []string
+}
+
+// Worker configures the job workers.
+type Worker struct {
+	Concurrency int
+	// InboxRelayInterval is how often webhooks parked in PostgreSQL while
+	// Redis was down are moved to the queue.
+	InboxRelayInterval time.Duration
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string // debug, info, warn, error
+	Format string // json or text
+}
+
+// Production reports whether the app runs in production mode.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Development defaults: they match scripts/services.sh so `make run` works
+// with no environment at all. None of them is accepted in production.
+const (
+	devDatabaseURL   = "postgres://loyalty@127.0.0.1:54329/loyalty?sslmode=disable"
+	devRedisURL      = "redis://127.0.0.1:63799/0"
+	devShopifySecret = "demo-shopify-secret"
+	devEncryptionKey = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=" // base64 of 32 dev bytes
+)
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) { return load(os.Getenv) }
+
+func load(getenv func(string) string) (Config, error) {
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	var problems []string
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, key+": "+fmt.Sprintf(format, args...))
+	}
+	c := Config{Env: env("APP_ENV", "development")}
+	if c.Env != "development" && c.Env != "production" {
+		bad("APP_ENV", "must be development or production, not %q", c.Env)
+	}
+	prod := c.Env == "production"
+	// required returns the variable, or in development its default; in
+	// production a missing value is a problem.
+	required := func(key, devDefault string) string {
+		v := strings.TrimSpace(getenv(key))
+		if v == "" {
+			if prod {
+				bad(key, "is required in production")
+			}
+			return devDefault
+		}
+		return v
+	}
+	integer := func(key string, def, min, max int) int {
+		s := env(key, strconv.Itoa(def))
+		n, err := strconv.Atoi(s)
+		if err != nil || n < min || n > max {
+			bad(key, "must be a whole number from %d to %d, not %q", min, max, s)
+			return def
+		}
+		return n
+	}
+
+	addr := env("HTTP_ADDR", "")
+	if addr == "" {
+		if port := env("PORT", ""); port != "" {
+			addr = ":" + port
+		} else {
+			addr = "127.0.0.1:8080"
+		}
+	}
+	c.HTTP = HTTP{Addr: addr, AppURL: strings.TrimRight(required("APP_URL", "http://127.0.0.1:8080"), "/")}
+	if u, err := url.Parse(c.HTTP.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("APP_URL", "must be an absolute http(s) URL, not %q", c.HTTP.AppURL)
+	} else if prod && u.Scheme != "https" {
+		bad("APP_URL", "must be https in production (Shopify only delivers webhooks over HTTPS)")
+	}
+	c.HTTP.MaxWebhookBody = int64(integer("WEBHOOK_MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20))
+
+	c.Database = Database{URL: required("DATABASE_URL", devDatabaseURL), MaxConns: integer("DATABASE_MAX_CONNS", 20, 2, 500)}
+	if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "must be a postgres:// URL")
+	}
+	c.Redis = Redis{URL: required("REDIS_URL", devRedisURL)}
+	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		bad("REDIS_URL", "must be a redis:// or rediss:// URL")
+	}
+
+	c.Shopify = Shopify{
+		APIKey:            required("SHOPIFY_API_KEY", "demo-shopify-api-key"),
+		APISecret:         required("SHOPIFY_API_SECRET", devShopifySecret),
+		PreviousAPISecret: env("SHOPIFY_API_SECRET_PREVIOUS", ""),
+		Scopes:            splitList(env("SHOPIFY_SCOPES", "read_customers,read_orders,write_discounts")),
+	}
+	if len(c.Shopify.Scopes) == 0 {
+		bad("SHOPIFY_SCOPES", "must list at least one scope, such as read_orders")
+	}
+	if prod && c.Shopify.APISecret == devShopifySecret {
+		bad("SHOPIFY_API_SECRET", "is the public demo secret; set the app's real client secret")
+	}
+
+	key, err := parseKey(required("ENCRYPTION_KEY", devEncryptionKey))
+	if err != nil {
+		bad("ENCRYPTION_KEY", "%v", err)
+	} else if prod && getenv("ENCRYPTION_KEY") == devEncryptionKey {
+		bad("ENCRYPTION_KEY", "is the public development key; generate one with `openssl rand -base64 32`")
+	}
+	c.EncryptionKey = key
+	if prev := env("ENCRYPTION_KEY_PREVIOUS", ""); prev != "" {
+		if c.PreviousEncryptionKey, err = parseKey(prev); err != nil {
+			bad("ENCRYPTION_KEY_PREVIOUS", "%v", err)
+		}
+	}
+
+	relay, err := time.ParseDuration(env("INBOX_RELAY_INTERVAL", "5s"))
+	if err != nil || relay < 100*time.Millisecond {
+		bad("INBOX_RELAY_INTERVAL", "must be a duration of at least 100ms such as 5s")
+		relay = 5 * time.Second
+	}
+	c.Worker = Worker{Concurrency: integer("WORKER_CONCURRENCY", 20, 1, 1000), InboxRelayInterval: relay}
+
+	c.Log = Log{Level: strings.ToLower(env("LOG_LEVEL", "info")), Format: strings.ToLower(env("LOG_FORMAT", "text"))}
+	if prod && getenv("LOG_FORMAT") == "" {
+		c.Log.Format = "json"
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("LOG_FORMAT", "must be json or text, not %q", c.Log.Format)
+	}
+
+	if len(problems) > 0 {
+		return c, errors.New("configuration is invalid:\n  " + strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// parseKey accepts 32 bytes written as base64 (44 characters) or hex (64).
+func parseKey(s string) ([]byte, error) {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	return nil, errors.New("must be 32 random bytes as base64 (44 characters) or hex (64 characters)")
+}
+
+// Masked returns the settings as name=value lines with secrets hidden, for
+// printing at start-up.
+func (c Config) Masked() []string {
+	mask := func(s string) string {
+		if s == "" {
+			return "(unset)"
+		}
+		return "****"
+	}
+	return []string{
+		"APP_ENV=" + c.Env,
+		"HTTP_ADDR=" + c.HTTP.Addr,
+		"APP_URL=" + c.HTTP.AppURL,
+		"DATABASE_URL=" + redactURL(c.Database.URL),
+		"REDIS_URL=" + redactURL(c.Redis.URL),
+		"SHOPIFY_API_KEY=" + c.Shopify.APIKey,
+		"SHOPIFY_API_SECRET=" + mask(c.Shopify.APISecret),
+		"SHOPIFY_API_SECRET_PREVIOUS=" + mask(c.Shopify.PreviousAPISecret),
+		"SHOPIFY_SCOPES=" + strings.Join(c.Shopify.Scopes, ","),
+		"ENCRYPTION_KEY=" + mask(string(c.EncryptionKey)),
+		"ENCRYPTION_KEY_PREVIOUS=" + mask(string(c.PreviousEncryptionKey)),
+		"WORKER_CONCURRENCY=" + strconv.Itoa(c.Worker.Concurrency),
+		"WEBHOOK_MAX_BODY_BYTES=" + strconv.FormatInt(c.HTTP.MaxWebhookBody, 10),
+	}
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

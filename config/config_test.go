@@ -1,0 +1,79 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func fromMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+var goodProduction = map[string]string{
+	"APP_ENV":            "production",
+	"APP_URL":            "https://loyalty.example.com",
+	"DATABASE_URL":       "postgres://u:p@db:5432/loyalty",
+	"REDIS_URL":          "redis://redis:6379/0",
+	"SHOPIFY_API_KEY":    "key",
+	"SHOPIFY_API_SECRET": "real-secret",
+	"ENCRYPTION_KEY":     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+}
+
+func TestDevelopmentNeedsNoEnvironment(t *testing.T) {
+	c, err := load(fromMap(nil))
+	if err != nil {
+		t.Fatalf("load with no environment: %v", err)
+	}
+	if c.Production() || c.Database.URL != devDatabaseURL || len(c.EncryptionKey) != 32 || c.Shopify.APISecret == "" {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+func TestProductionAcceptsAFullEnvironment(t *testing.T) {
+	c, err := load(fromMap(goodProduction))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if c.Log.Format != "json" {
+		t.Errorf("production logs should default to json, got %s", c.Log.Format)
+	}
+}
+
+func TestProductionNamesTheVariableThatIsWrong(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"missing database", "DATABASE_URL", "", "DATABASE_URL: is required in production"},
+		{"missing secret", "SHOPIFY_API_SECRET", "", "SHOPIFY_API_SECRET: is required"},
+		{"demo secret", "SHOPIFY_API_SECRET", devShopifySecret, "SHOPIFY_API_SECRET: is the public demo secret"},
+		{"short key", "ENCRYPTION_KEY", "abcd", "ENCRYPTION_KEY: must be 32 random bytes"},
+		{"dev key", "ENCRYPTION_KEY", devEncryptionKey, "ENCRYPTION_KEY: is the public development key"},
+		{"plain http app url", "APP_URL", "http://x.example.com", "APP_URL: must be https"},
+		{"redis url that is not redis", "REDIS_URL", "http://redis", "REDIS_URL: must be a redis://"},
+		{"bad concurrency", "WORKER_CONCURRENCY", "many", "WORKER_CONCURRENCY: must be a whole number"},
+		{"bad log level", "LOG_LEVEL", "loud", "LOG_LEVEL: must be debug"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range goodProduction {
+				env[k] = v
+			}
+			env[tt.key] = tt.value
+			_, err := load(fromMap(env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMaskedHidesSecrets(t *testing.T) {
+	c, _ := load(fromMap(goodProduction))
+	all := strings.Join(c.Masked(), "\n")
+	for _, secret := range []string{"real-secret", ":p@", "00112233"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("masked config shows %q:\n%s", secret, all)
+		}
+	}
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# fuzz.sh [FUZZTIME]: run every fuzz target (func FuzzXxx in *_test.go) for FUZZTIME each
+# (default 5s; `make fuzz` uses 60s). Go fuzzes one target of one package at a time.
+# New failing inputs are written to <pkg>/testdata/fuzz/<FuzzName>/ (commit them).
+set -euo pipefail
+
+# shellcheck source=scripts/_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+cd "$LOYALTY_ROOT"
+
+fuzztime="${1:-${FUZZTIME:-5s}}"
+
+# "<dir> <FuzzName>" lines, sorted and unique.
+targets="$(
+	grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=.data --exclude-dir=vendor \
+		--exclude-dir=testdata -e '^func Fuzz' . 2>/dev/null |
+		while IFS= read -r f; do
+			sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f" |
+				while IFS= read -r name; do printf '%s %s\n' "$(dirname "$f")" "$name"; done
+		done | sort -u
+)" || true
+
+if [[ -z "$targets" ]]; then
+	log "no fuzz targets found; skipping fuzzing"
+	exit 0
+fi
+
+failed=()
+while read -r dir name; do
+	log "fuzzing ${name} in ${dir} for ${fuzztime}"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir"; then
+		failed+=("${name} (${dir})")
+	fi
+done <<<"$targets"
+
+if ((${#failed[@]})); then
+	printf 'error: fuzz target failed: %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+log "all fuzz targets passed"
