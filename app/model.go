@@ -1,0 +1,253 @@
+package app
+
+import "time"
+
+// Platform names the commerce platform a shop runs on.
+type Platform string
+
+// Platforms the app integrates with.
+const (
+	Shopify     Platform = "shopify"
+	WooCommerce Platform = "woocommerce"
+)
+
+// Valid reports whether p is a platform the app supports.
+func (p Platform) Valid() bool { return p == Shopify || p == WooCommerce }
+
+// ShopStatus is where a shop is in its life with the app.
+type ShopStatus string
+
+// Shop statuses. An uninstalled shop keeps its data until the platform asks
+// for it to be erased, but earns nothing and its webhooks are dropped, except
+// the privacy requests, which must still be answered.
+const (
+	ShopActive      ShopStatus = "active"
+	ShopUninstalled ShopStatus = "uninstalled"
+)
+
+// Shop is one merchant's store.
+type Shop struct {
+	ID       int64
+	Platform Platform
+	// Domain identifies the shop on its platform: the myshopify.com domain
+	// for Shopify, the site host for WooCommerce.
+	Domain    string
+	Name      string
+	Currency  string
+	Status    ShopStatus
+	CreatedAt time.Time
+}
+
+// Active reports whether the shop's events should still change points.
+func (s Shop) Active() bool { return s.Status == ShopActive }
+
+// Program is a shop's loyalty rules. A zero Program earns nothing; use
+// DefaultProgram for a new shop.
+type Program struct {
+	ShopID int64
+	// EarnRate is points per whole unit of the shop's currency.
+	EarnRate       Rate
+	EarnOnShipping bool
+	EarnOnTax      bool
+	SignupBonus    int64
+	Rounding       Rounding
+	// AllowNegative lets a reversal take a balance below zero. When false the
+	// part that cannot be taken back is recorded on the entry as unrecovered.
+	AllowNegative bool
+	// PendingDays holds earned points as pending for a return window before
+	// they can be spent; 0 makes them available at once.
+	PendingDays int
+	// ExpiryDays makes each earned lot expire that many days after it was
+	// earned; 0 means points never expire.
+	ExpiryDays int
+	// RestoreExpiredCodes gives back the points of a reward code that
+	// expires unused.
+	RestoreExpiredCodes bool
+	// RestoreOnRefund gives back the points spent on a reward when the
+	// order that used it is refunded or cancelled.
+	RestoreOnRefund bool
+	// RewardPartEarns lets the part of an order paid with a reward earn
+	// points too.
+	RewardPartEarns bool
+}
+
+// DefaultProgram is the program a new shop starts with: one point per unit of
+// currency, on merchandise only, rounded down, available at once.
+func DefaultProgram(shopID int64) Program {
+	return Program{ShopID: shopID, EarnRate: Rate(AmountScale), Rounding: RoundFloor, RestoreExpiredCodes: true}
+}
+
+// Validate reports the first rule a program breaks.
+func (p Program) Validate() error {
+	switch {
+	case p.EarnRate < 0:
+		return Errorf(EInvalid, "earn rate must not be negative")
+	case p.SignupBonus < 0:
+		return Errorf(EInvalid, "signup bonus must not be negative")
+	case !p.Rounding.Valid():
+		return Errorf(EInvalid, "rounding must be floor, nearest or ceil, not %q", p.Rounding)
+	case p.PendingDays < 0 || p.PendingDays > 365:
+		return Errorf(EInvalid, "pending days must be between 0 and 365")
+	case p.ExpiryDays < 0 || p.ExpiryDays > 3650:
+		return Errorf(EInvalid, "expiry days must be between 0 and 3650")
+	}
+	return nil
+}
+
+// Customer is a shopper of one shop, with their balance. Balance is spendable
+// points; Pending is points earned but still held for the return window.
+type Customer struct {
+	ID         int64
+	ShopID     int64
+	PlatformID string // the platform's id as text: Shopify's exceed 2^53
+	Email      string
+	FirstName  string
+	LastName   string
+	Locale     string
+	Balance    int64
+	Pending    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// CustomerRef identifies a customer as a platform event describes them. The
+// details refresh the stored customer when present.
+type CustomerRef struct {
+	PlatformID string
+	Email      string
+	FirstName  string
+	LastName   string
+	Locale     string
+}
+
+// OrderStatus is where an order is in its life as far as points go.
+type OrderStatus string
+
+// Order statuses. An order we heard of only through a refund or cancellation
+// (webhooks arrive out of order) is Unpaid until its paid event arrives.
+const (
+	OrderStatusUnpaid    OrderStatus = "unpaid"
+	OrderStatusPaid      OrderStatus = "paid"
+	OrderStatusCancelled OrderStatus = "cancelled"
+	OrderStatusSkipped   OrderStatus = "skipped" // guest checkout: nobody to credit
+)
+
+// Order is what the ledger remembers of a platform order.
+type Order struct {
+	ID         int64
+	ShopID     int64
+	PlatformID string
+	CustomerID int64 // 0 for a guest order
+	Name       string
+	Status     OrderStatus
+	Currency   string
+	// Eligible is the part of the order that earned points, in shop currency.
+	Eligible Amount
+	// EarnRate and Rounding are the program's at the time the order earned,
+	// so reversals take back at the rate it was earned at.
+	EarnRate      Rate
+	TaxesIncluded bool
+	PointsEarned  int64
+	// PointsReversed is what reversals meant to take back, including any
+	// part that could not be recovered from the balance.
+	PointsReversed int64
+	Refunded       Amount // eligible amount refunded so far
+	SkipReason     string
+	PaidAt         *time.Time
+	CancelledAt    *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Held is what the order still holds: earned and not yet reversed.
+func (o Order) Held() int64 { return o.PointsEarned - o.PointsReversed }
+
+// EntryKind is the kind of a ledger entry.
+type EntryKind string
+
+// Ledger entry kinds.
+const (
+	KindEarn    EntryKind = "earn"
+	KindReverse EntryKind = "reverse"
+	KindAdjust  EntryKind = "adjust"
+	KindRedeem  EntryKind = "redeem"
+	KindExpire  EntryKind = "expire"
+	KindBonus   EntryKind = "bonus"
+	// KindRestore gives back points whose reward could not be delivered
+	// (a code the platform refused, or one that expired unused).
+	KindRestore EntryKind = "restore"
+)
+
+// Cause says who or what made a ledger entry. Exactly the fields that fit
+// the cause are set: an order id, a refund id, a job name, or a staff member
+// with a reason.
+type Cause struct {
+	OrderID  string // platform order id
+	RefundID string // platform refund id
+	Job      string // the job or webhook delivery that made it
+	Staff    string // the staff member who made it
+	Reason   string
+}
+
+// Entry is one immutable line of the ledger.
+type Entry struct {
+	ID         int64
+	ShopID     int64
+	CustomerID int64
+	Kind       EntryKind
+	Points     int64
+	// Unrecovered is the part of a reversal that could not be taken back
+	// because the balance would have gone below zero.
+	Unrecovered    int64
+	BalanceAfter   int64
+	PendingAfter   int64
+	Cause          Cause
+	IdempotencyKey string
+	CreatedAt      time.Time
+}
+
+// Lot is a batch of earned points, spent oldest-first and expiring on its
+// own date.
+type Lot struct {
+	ID          int64
+	CustomerID  int64
+	EntryID     int64
+	Points      int64
+	Remaining   int64
+	EarnedAt    time.Time
+	AvailableAt time.Time
+	ExpiresAt   *time.Time
+}
+
+// Skipped explains why an event changed no points; it is not an error.
+type Skipped string
+
+// Reasons an event changes nothing.
+const (
+	SkipNone          Skipped = ""
+	SkipDuplicate     Skipped = "already applied"
+	SkipGuest         Skipped = "guest checkout: no customer to credit"
+	SkipCancelled     Skipped = "order was cancelled"
+	SkipNothingToDo   Skipped = "nothing to reverse"
+	SkipZeroPoints    Skipped = "earns no points"
+	SkipShopInactive  Skipped = "shop is not active"
+	SkipNoSignupBonus Skipped = "program has no signup bonus"
+)
+
+// Outcome is the result of applying an event to the ledger.
+type Outcome struct {
+	Entries []Entry
+	Skipped Skipped
+	// Detail says what was done when that is not ledger entries (a privacy
+	// request), or which case of Skipped this was.
+	Detail string
+}
+
+// Points is the sum of the points of the outcome's entries.
+func (o Outcome) Points() int64 {
+	var n int64
+	for _, e := range o.Entries {
+		n += e.Points
+	}
+	return n
+}

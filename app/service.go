@@ -1,0 +1,542 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Store is the persistence the loyalty service needs. app/store implements it
+// on PostgreSQL.
+type Store interface {
+	// InTx runs fn in one database transaction, committed when fn returns nil.
+	InTx(ctx context.Context, fn func(Tx) error) error
+
+	CreateShop(ctx context.Context, s Shop, p Program) (Shop, error)
+	ShopByDomain(ctx context.Context, platform Platform, domain string) (Shop, error)
+	Shops(ctx context.Context) ([]Shop, error)
+	SetShopStatus(ctx context.Context, shopID int64, status ShopStatus) error
+	Program(ctx context.Context, shopID int64) (Program, error)
+	SaveProgram(ctx context.Context, p Program) error
+
+	CustomerByPlatformID(ctx context.Context, shopID int64, platformID string) (Customer, error)
+	Entries(ctx context.Context, shopID, customerID int64, limit int) ([]Entry, error)
+	Lots(ctx context.Context, customerID int64) ([]Lot, error)
+	// ExpiringLots lists a customer's lots that still hold points and
+	// expire between from and until.
+	ExpiringLots(ctx context.Context, customerID int64, from, until time.Time) ([]Lot, error)
+	Order(ctx context.Context, shopID int64, platformOrderID string) (Order, error)
+	Reconcile(ctx context.Context, shopID int64) ([]Discrepancy, error)
+
+	Installer
+	PrivacyStore
+	Connector
+	RewardStore
+}
+
+// Tx is what a ledger transaction can do. Lock order is always order before
+// customer, so two events for the same order and customer never deadlock.
+type Tx interface {
+	// LockOrder returns the order, creating an Unpaid placeholder when it is
+	// not known yet, and holds its row lock until the transaction ends.
+	LockOrder(ctx context.Context, shopID int64, platformOrderID string) (Order, error)
+	SaveOrder(ctx context.Context, o Order) error
+	// AddRefund records a refund once; false means it was recorded before.
+	AddRefund(ctx context.Context, orderID int64, r OrderRefunded) (bool, error)
+	Refunds(ctx context.Context, orderID int64) ([]OrderRefunded, error)
+	// LockCustomer returns the customer, creating them when new and
+	// refreshing their details from ref, and holds their row lock.
+	LockCustomer(ctx context.Context, shopID int64, ref CustomerRef) (Customer, error)
+	LockCustomerByID(ctx context.Context, customerID int64) (Customer, error)
+	// Post appends an entry, adds or consumes lots and moves the balance, or
+	// returns ErrDuplicate when the idempotency key was used before.
+	Post(ctx context.Context, p Posting) (Entry, error)
+
+	RedemptionTx
+}
+
+// Posting is a ledger entry about to be written, with what the store needs
+// to move lots and balances.
+type Posting struct {
+	ShopID         int64
+	CustomerID     int64
+	OrderID        int64 // internal order id, 0 when not about an order
+	Kind           EntryKind
+	Points         int64
+	Unrecovered    int64
+	Cause          Cause
+	IdempotencyKey string
+	At             time.Time
+	// For credits: when the lot becomes spendable and when it expires.
+	AvailableAt time.Time
+	ExpiresAt   *time.Time
+	// For debits: whether pending points may be taken (reversals may,
+	// redemptions may not).
+	SpendPending bool
+}
+
+// Discrepancy is a customer whose balance does not match their ledger.
+type Discrepancy struct {
+	CustomerID    int64
+	PlatformID    string
+	Balance       int64
+	Pending       int64
+	LedgerSum     int64
+	LotsRemaining int64
+}
+
+func (d Discrepancy) String() string {
+	return fmt.Sprintf("customer %s: balance %d + pending %d, ledger sums to %d, lots hold %d",
+		d.PlatformID, d.Balance, d.Pending, d.LedgerSum, d.LotsRemaining)
+}
+
+// Service applies platform events and staff actions to the ledger.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a service over store; now is the clock (time.Now in
+// production, a fixed clock in tests).
+func NewService(store Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+var shopifyDomain = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*\.myshopify\.com$`)
+
+// AddShop registers a shop with the default program (or the one given).
+func (s *Service) AddShop(ctx context.Context, shop Shop, program *Program) (Shop, error) {
+	shop.Domain = strings.ToLower(strings.TrimSpace(shop.Domain))
+	if !shop.Platform.Valid() {
+		return Shop{}, Errorf(EInvalid, "platform must be shopify or woocommerce, not %q", shop.Platform)
+	}
+	if shop.Platform == Shopify && !shopifyDomain.MatchString(shop.Domain) {
+		return Shop{}, Errorf(EInvalid, "shopify domain must look like name.myshopify.com, not %q", shop.Domain)
+	}
+	if shop.Domain == "" {
+		return Shop{}, Errorf(EInvalid, "domain is required")
+	}
+	shop.Currency = strings.ToUpper(strings.TrimSpace(shop.Currency))
+	if shop.Currency == "" {
+		shop.Currency = "USD"
+	}
+	if len(shop.Currency) != 3 {
+		return Shop{}, Errorf(EInvalid, "currency must be a 3-letter ISO code, not %q", shop.Currency)
+	}
+	if shop.Name == "" {
+		shop.Name = shop.Domain
+	}
+	shop.Status = ShopActive
+	p := DefaultProgram(0)
+	if program != nil {
+		p = *program
+	}
+	if err := p.Validate(); err != nil {
+		return Shop{}, err
+	}
+	return s.store.CreateShop(ctx, shop, p)
+}
+
+// AccrueOrder credits a paid order's points to its customer. Applying the
+// same order twice, or after it was cancelled, changes nothing; refunds that
+// arrived before the order was paid are taken back at once.
+func (s *Service) AccrueOrder(ctx context.Context, shop Shop, e OrderPaid) (Outcome, error) {
+	if !shop.Active() {
+		return Outcome{Skipped: SkipShopInactive}, nil
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	now := s.now()
+	paidAt := e.PaidAt
+	if paidAt.IsZero() {
+		paidAt = now
+	}
+	var out Outcome
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		out = Outcome{}
+		o, err := tx.LockOrder(ctx, shop.ID, e.OrderID)
+		if err != nil {
+			return err
+		}
+		switch o.Status {
+		case OrderStatusPaid, OrderStatusSkipped:
+			out.Skipped = SkipDuplicate
+			return nil
+		case OrderStatusCancelled:
+			out.Skipped = SkipCancelled
+			return nil
+		}
+		o.Name, o.Currency, o.PaidAt = e.Name, e.Currency, &paidAt
+		o.TaxesIncluded = e.TaxesIncluded
+		// Reward codes the order used are spent now, whoever placed it.
+		used, err := tx.UseRedemptions(ctx, shop.ID, e.DiscountCodes, e.OrderID, paidAt)
+		if err != nil {
+			return err
+		}
+		if e.Customer == nil || e.Customer.PlatformID == "" {
+			o.Status, o.SkipReason = OrderStatusSkipped, string(SkipGuest)
+			out.Skipped = SkipGuest
+			return tx.SaveOrder(ctx, o)
+		}
+		c, err := tx.LockCustomer(ctx, shop.ID, *e.Customer)
+		if err != nil {
+			return err
+		}
+		o.CustomerID = c.ID
+		o.Status = OrderStatusPaid
+		o.Eligible = prog.EligibleOnPaid(e)
+		if prog.RewardPartEarns {
+			// Platforms report the subtotal after discounts: the part paid
+			// with points earns only when the merchant wants it to.
+			for _, r := range used {
+				o.Eligible += r.Amount
+			}
+		}
+		o.EarnRate = prog.EarnRate
+		o.PointsEarned = prog.PointsForOrder(o.Eligible)
+		if o.PointsEarned == 0 {
+			out.Skipped = SkipZeroPoints
+			return tx.SaveOrder(ctx, o)
+		}
+		entry, err := tx.Post(ctx, Posting{
+			ShopID: shop.ID, CustomerID: c.ID, OrderID: o.ID,
+			Kind: KindEarn, Points: o.PointsEarned,
+			Cause:          Cause{OrderID: e.OrderID},
+			IdempotencyKey: "order:" + e.OrderID + ":earn",
+			At:             now,
+			AvailableAt:    paidAt.AddDate(0, 0, prog.PendingDays),
+			ExpiresAt:      expiry(paidAt, prog.ExpiryDays),
+		})
+		if err != nil {
+			return err
+		}
+		out.Entries = append(out.Entries, entry)
+
+		// Refunds that overtook the paid event.
+		refunds, err := tx.Refunds(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range refunds {
+			o.Refunded += prog.EligibleOnRefund(r, o.TaxesIncluded)
+		}
+		if o.Refunded > 0 {
+			c.Balance, c.Pending = entry.BalanceAfter, entry.PendingAfter
+			rev, err := s.reverse(ctx, tx, prog, &o, c, "order:"+e.OrderID+":early-refunds", Cause{OrderID: e.OrderID, Reason: "refunded before the payment was processed"}, Proportion(o.PointsEarned, o.Refunded, o.Eligible), now)
+			if err != nil {
+				return err
+			}
+			if rev != nil {
+				out.Entries = append(out.Entries, *rev)
+			}
+		}
+		return tx.SaveOrder(ctx, o)
+	})
+	return out, err
+}
+
+// ReverseRefund takes back the share of an order's points that a refund
+// covers. Refunds are remembered even before the order is paid, so
+// out-of-order deliveries end in the same balance.
+func (s *Service) ReverseRefund(ctx context.Context, shop Shop, e OrderRefunded) (Outcome, error) {
+	if !shop.Active() {
+		return Outcome{Skipped: SkipShopInactive}, nil
+	}
+	if e.RefundID == "" || e.OrderID == "" {
+		return Outcome{}, Errorf(EInvalid, "refund needs a refund id and an order id")
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	now := s.now()
+	var out Outcome
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		out = Outcome{}
+		o, err := tx.LockOrder(ctx, shop.ID, e.OrderID)
+		if err != nil {
+			return err
+		}
+		added, err := tx.AddRefund(ctx, o.ID, e)
+		if err != nil {
+			return err
+		}
+		if !added {
+			out.Skipped = SkipDuplicate
+			return nil
+		}
+		if o.Status != OrderStatusPaid {
+			// Remembered for when (if ever) the paid event arrives.
+			out.Skipped = SkipNothingToDo
+			return nil
+		}
+		o.Refunded += prog.EligibleOnRefund(e, o.TaxesIncluded)
+		c, err := tx.LockCustomerByID(ctx, o.CustomerID)
+		if err != nil {
+			return err
+		}
+		rev, err := s.reverse(ctx, tx, prog, &o, c, "refund:"+e.RefundID, Cause{OrderID: e.OrderID, RefundID: e.RefundID}, Proportion(o.PointsEarned, o.Refunded, o.Eligible), now)
+		if err != nil {
+			return err
+		}
+		if rev != nil {
+			out.Entries = append(out.Entries, *rev)
+		}
+		if o.Refunded >= o.Eligible {
+			restored, err := s.restoreSpentPoints(ctx, tx, prog, o, "refunded", now)
+			if err != nil {
+				return err
+			}
+			out.Entries = append(out.Entries, restored...)
+		}
+		if len(out.Entries) == 0 {
+			out.Skipped = SkipNothingToDo
+		}
+		return tx.SaveOrder(ctx, o)
+	})
+	return out, err
+}
+
+// CancelOrder takes back everything the order still holds and makes sure a
+// late paid event for it earns nothing.
+func (s *Service) CancelOrder(ctx context.Context, shop Shop, e OrderCancelled) (Outcome, error) {
+	if !shop.Active() {
+		return Outcome{Skipped: SkipShopInactive}, nil
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	now := s.now()
+	at := e.CancelledAt
+	if at.IsZero() {
+		at = now
+	}
+	var out Outcome
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		out = Outcome{}
+		o, err := tx.LockOrder(ctx, shop.ID, e.OrderID)
+		if err != nil {
+			return err
+		}
+		if o.Status == OrderStatusCancelled {
+			out.Skipped = SkipDuplicate
+			return nil
+		}
+		wasPaid := o.Status == OrderStatusPaid
+		o.Status, o.CancelledAt = OrderStatusCancelled, &at
+		if !wasPaid {
+			out.Skipped = SkipNothingToDo
+			return tx.SaveOrder(ctx, o)
+		}
+		c, err := tx.LockCustomerByID(ctx, o.CustomerID)
+		if err != nil {
+			return err
+		}
+		rev, err := s.reverse(ctx, tx, prog, &o, c, "order:"+e.OrderID+":cancel", Cause{OrderID: e.OrderID, Reason: "order cancelled"}, o.PointsEarned, now)
+		if err != nil {
+			return err
+		}
+		if rev != nil {
+			out.Entries = append(out.Entries, *rev)
+		}
+		restored, err := s.restoreSpentPoints(ctx, tx, prog, o, "cancelled", now)
+		if err != nil {
+			return err
+		}
+		out.Entries = append(out.Entries, restored...)
+		if len(out.Entries) == 0 {
+			out.Skipped = SkipNothingToDo
+		}
+		return tx.SaveOrder(ctx, o)
+	})
+	return out, err
+}
+
+// reverse posts a reverse entry that brings what the order has reversed up to
+// target, and records it on the order. It returns nil when nothing is due.
+func (s *Service) reverse(ctx context.Context, tx Tx, prog Program, o *Order, c Customer, key string, cause Cause, target int64, now time.Time) (*Entry, error) {
+	due := target - o.PointsReversed
+	if due <= 0 {
+		return nil, nil
+	}
+	take, unrecovered := recoverable(due, c, prog.AllowNegative)
+	entry, err := tx.Post(ctx, Posting{
+		ShopID: o.ShopID, CustomerID: c.ID, OrderID: o.ID,
+		Kind: KindReverse, Points: -take, Unrecovered: unrecovered,
+		Cause: cause, IdempotencyKey: key, At: now, SpendPending: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.PointsReversed += due
+	return &entry, nil
+}
+
+// WelcomeCustomer records a new customer and grants the program's signup
+// bonus once.
+func (s *Service) WelcomeCustomer(ctx context.Context, shop Shop, e CustomerCreated) (Outcome, error) {
+	if !shop.Active() {
+		return Outcome{Skipped: SkipShopInactive}, nil
+	}
+	if e.Customer.PlatformID == "" {
+		return Outcome{}, Errorf(EInvalid, "customer has no id")
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	now := s.now()
+	var out Outcome
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		out = Outcome{}
+		c, err := tx.LockCustomer(ctx, shop.ID, e.Customer)
+		if err != nil {
+			return err
+		}
+		if prog.SignupBonus == 0 {
+			out.Skipped = SkipNoSignupBonus
+			return nil
+		}
+		entry, err := tx.Post(ctx, Posting{
+			ShopID: shop.ID, CustomerID: c.ID, Kind: KindBonus, Points: prog.SignupBonus,
+			Cause:          Cause{Job: "signup bonus", Reason: "welcome to the program"},
+			IdempotencyKey: "customer:" + e.Customer.PlatformID + ":signup",
+			At:             now, AvailableAt: now, ExpiresAt: expiry(now, prog.ExpiryDays),
+		})
+		if errors.Is(err, ErrDuplicate) {
+			out.Skipped = SkipDuplicate
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out.Entries = append(out.Entries, entry)
+		return nil
+	})
+	return out, err
+}
+
+// Adjustment is a manual change of a customer's points by a staff member.
+type Adjustment struct {
+	CustomerID string // the platform's customer id
+	Points     int64
+	Reason     string
+	Staff      string
+	// IdempotencyKey makes a retried request (a double click, a re-run
+	// command) adjust once.
+	IdempotencyKey string
+}
+
+// Adjust changes a customer's points by hand. It needs a reason and the name
+// of who made it, and may not take more points than the customer has.
+func (s *Service) Adjust(ctx context.Context, shop Shop, a Adjustment) (Entry, error) {
+	a.Reason, a.Staff = strings.TrimSpace(a.Reason), strings.TrimSpace(a.Staff)
+	switch {
+	case a.Points == 0:
+		return Entry{}, Errorf(EInvalid, "an adjustment must add or remove at least one point")
+	case a.Reason == "":
+		return Entry{}, Errorf(EInvalid, "an adjustment needs a reason")
+	case a.Staff == "":
+		return Entry{}, Errorf(EInvalid, "an adjustment needs the name of the staff member making it")
+	case a.IdempotencyKey == "":
+		return Entry{}, Errorf(EInvalid, "an adjustment needs an idempotency key")
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return Entry{}, err
+	}
+	existing, err := s.store.CustomerByPlatformID(ctx, shop.ID, a.CustomerID)
+	if err != nil {
+		return Entry{}, err
+	}
+	now := s.now()
+	var entry Entry
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		c, err := tx.LockCustomerByID(ctx, existing.ID)
+		if err != nil {
+			return err
+		}
+		if a.Points < 0 && -a.Points > c.Balance+c.Pending {
+			return Errorf(EInsufficientPoint, "customer %s has %d points; cannot remove %d", a.CustomerID, c.Balance+c.Pending, -a.Points)
+		}
+		entry, err = tx.Post(ctx, Posting{
+			ShopID: shop.ID, CustomerID: c.ID, Kind: KindAdjust, Points: a.Points,
+			Cause:          Cause{Staff: a.Staff, Reason: a.Reason},
+			IdempotencyKey: "adjust:" + a.IdempotencyKey,
+			At:             now, AvailableAt: now, ExpiresAt: expiry(now, prog.ExpiryDays),
+			SpendPending: true,
+		})
+		return err
+	})
+	return entry, err
+}
+
+// Balance returns a customer with their balance.
+func (s *Service) Balance(ctx context.Context, shop Shop, customerID string) (Customer, error) {
+	return s.store.CustomerByPlatformID(ctx, shop.ID, customerID)
+}
+
+// History returns a customer's most recent ledger entries, newest first.
+func (s *Service) History(ctx context.Context, shop Shop, customerID string, limit int) ([]Entry, error) {
+	c, err := s.store.CustomerByPlatformID(ctx, shop.ID, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	return s.store.Entries(ctx, shop.ID, c.ID, limit)
+}
+
+// Reconcile lists the shop's customers whose balance row disagrees with the
+// sum of their ledger entries or with their lots. An empty list is healthy.
+func (s *Service) Reconcile(ctx context.Context, shop Shop) ([]Discrepancy, error) {
+	return s.store.Reconcile(ctx, shop.ID)
+}
+
+func expiry(from time.Time, days int) *time.Time {
+	if days <= 0 {
+		return nil
+	}
+	t := from.AddDate(0, 0, days)
+	return &t
+}
+
+// Shop finds a shop by platform and domain.
+func (s *Service) Shop(ctx context.Context, platform Platform, domain string) (Shop, error) {
+	return s.store.ShopByDomain(ctx, platform, strings.ToLower(strings.TrimSpace(domain)))
+}
+
+// Shops lists every registered shop.
+func (s *Service) Shops(ctx context.Context) ([]Shop, error) { return s.store.Shops(ctx) }
+
+// Program returns a shop's loyalty rules.
+func (s *Service) Program(ctx context.Context, shop Shop) (Program, error) {
+	return s.store.Program(ctx, shop.ID)
+}
+
+// SetProgram changes a shop's loyalty rules. Orders already paid keep the
+// rate they earned at; the change is audited with who made it.
+func (s *Service) SetProgram(ctx context.Context, shop Shop, p Program, staff, change string) error {
+	p.ShopID = shop.ID
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(staff) == "" {
+		return Errorf(EInvalid, "a program change needs the name of the staff member making it")
+	}
+	if err := s.store.SaveProgram(ctx, p); err != nil {
+		return err
+	}
+	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: staff, Action: "change program",
+		Outcome: AuditOK, Detail: change})
+}
