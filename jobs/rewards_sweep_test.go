@@ -1,0 +1,51 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"loyalty/app"
+	"loyalty/internal/testenv"
+)
+
+func TestPendingRedemptionsAreQueuedBySweep(t *testing.T) {
+	env := testenv.New(t, nil)
+	ctx := context.Background()
+	env.Service.AccrueOrder(ctx, env.Shop, app.OrderPaid{OrderID: "1", Customer: &app.CustomerRef{PlatformID: "c1"}, Subtotal: app.MustAmount("900")})
+	reward, _ := env.Service.AddReward(ctx, env.Shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.00"), Active: true})
+	// Redeemed while the queue was unreachable: nothing was queued.
+	r, err := env.Service.Redeem(ctx, env.Shop, app.RedeemRequest{CustomerID: "c1", RewardID: reward.ID, IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(env.Service, env.Store, env.Log, nil).WithQueue(asynq.NewClientFromRedisClient(env.Redis))
+	inspect := asynq.NewInspectorFromRedisClient(env.Redis)
+	queued := func() int {
+		tasks, _ := inspect.ListPendingTasks(QueueCritical)
+		n := 0
+		for _, task := range tasks {
+			if task.ID == fmt.Sprintf("issue-code:%d", r.ID) && task.Type == TypeIssueCode {
+				n++
+			}
+		}
+		return n
+	}
+
+	h.now = time.Now // a redemption younger than a minute is left to its own task
+	if err := h.IssuePending(ctx, nil); err != nil || queued() != 0 {
+		t.Fatalf("err %v; a fresh redemption was swept", err)
+	}
+	h.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	for i := 0; i < 2; i++ { // a second sweep finds the task already queued
+		if err := h.IssuePending(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := queued(); got != 1 {
+		t.Fatalf("%d issue-code tasks for the redemption, want exactly 1", got)
+	}
+}

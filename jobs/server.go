@@ -1,0 +1,113 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// ServerConfig configures the workers.
+type ServerConfig struct {
+	Concurrency int
+	// RedisURL is where the scheduler connects. It gets a connection of its
+	// own: asynq's scheduler closes its client on shutdown and cannot close
+	// a shared one.
+	RedisURL string
+}
+
+// Server runs the asynq workers and the scheduler of periodic jobs.
+type Server struct {
+	srv   *asynq.Server
+	sched *asynq.Scheduler
+	mux   *asynq.ServeMux
+	log   *slog.Logger
+}
+
+// NewServer builds the workers for the tasks h handles.
+func NewServer(rdb redis.UniversalClient, cfg ServerConfig, h *Handler, log *slog.Logger) (*Server, error) {
+	logger := asynqLogger{log.With("component", "asynq")}
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency: cfg.Concurrency,
+		// An idle worker looks for new tasks this often; asynq's default of
+		// a second would be most of the time a shopper waits for points.
+		TaskCheckInterval: 100 * time.Millisecond,
+		Queues:            Queues,
+		Logger:            logger,
+		LogLevel:          asynq.WarnLevel,
+		ShutdownTimeout:   20 * time.Second,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			retried, _ := asynq.GetRetryCount(ctx)
+			maxRetry, _ := asynq.GetMaxRetry(ctx)
+			if errors.Is(err, asynq.SkipRetry) || retried >= maxRetry {
+				h.Archived(ctx, t, err)
+			}
+		}),
+	})
+	mux := asynq.NewServeMux()
+	h.Register(mux)
+	schedRedis, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler redis: %w", err)
+	}
+	sched := asynq.NewScheduler(schedRedis, &asynq.SchedulerOpts{Logger: logger, LogLevel: asynq.WarnLevel, Location: time.UTC})
+	if _, err := sched.Register("@hourly", NewReconcileTask()); err != nil {
+		return nil, fmt.Errorf("schedule reconciliation: %w", err)
+	}
+	if _, err := sched.Register("@every 10m", NewRefreshTokensTask()); err != nil {
+		return nil, fmt.Errorf("schedule token refresh: %w", err)
+	}
+	if _, err := sched.Register("@every 5m", NewWooSyncTask()); err != nil {
+		return nil, fmt.Errorf("schedule woocommerce sync: %w", err)
+	}
+	if _, err := sched.Register("@hourly", NewWooWebhooksTask()); err != nil {
+		return nil, fmt.Errorf("schedule woocommerce webhook check: %w", err)
+	}
+	if _, err := sched.Register("@every 1m", NewIssuePendingTask()); err != nil {
+		return nil, fmt.Errorf("schedule pending reward codes: %w", err)
+	}
+	if _, err := sched.Register("@every 15m", NewExpireCodesTask()); err != nil {
+		return nil, fmt.Errorf("schedule reward code expiry: %w", err)
+	}
+	return &Server{srv: srv, sched: sched, mux: mux, log: log}, nil
+}
+
+// retryDelay backs off exponentially for real failures, but runs a task
+// orphaned by a crashed worker again at once: nothing was wrong with it.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+// Run processes tasks until ctx is cancelled, then finishes the tasks in
+// hand and stops.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.srv.Start(s.mux); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	if err := s.sched.Start(); err != nil {
+		s.srv.Shutdown()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	s.log.Info("workers started")
+	<-ctx.Done()
+	s.sched.Shutdown()
+	s.srv.Shutdown()
+	s.log.Info("workers stopped")
+	return nil
+}
+
+// asynqLogger sends asynq's logs to slog.
+type asynqLogger struct{ log *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...)) }

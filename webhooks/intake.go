@@ -1,0 +1,281 @@
+// Package webhooks is the intake of platform webhooks: verify the signature
+// over the raw body, deduplicate, enqueue, answer. It does no business work,
+// so it answers in milliseconds; the jobs package does the rest.
+//
+// When Redis (the queue) cannot take a delivery, intake parks it in a
+// durable inbox table in PostgreSQL and still answers 200; the Relay moves
+// parked deliveries to the queue when Redis is back. Only when neither can
+// take it does intake answer 503, so the platform retries. An acknowledged
+// delivery is never lost.
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"loyalty/app"
+	"loyalty/jobs"
+	"loyalty/platforms/shopify"
+)
+
+// Inbox is the durable parking place for deliveries the queue could not take.
+type Inbox interface {
+	ParkDelivery(ctx context.Context, d app.WebhookDelivery) (bool, error)
+	RelayInbox(ctx context.Context, limit int, relay func([]app.WebhookDelivery) int) (int, error)
+	InboxSize(ctx context.Context) (int64, error)
+}
+
+// Shops finds shops by platform and domain.
+type Shops interface {
+	Shop(ctx context.Context, platform app.Platform, domain string) (app.Shop, error)
+}
+
+// Outcomes of a delivery at intake, as counted in metrics.
+const (
+	OutcomeAccepted     = "accepted"
+	OutcomeDuplicate    = "duplicate"
+	OutcomeInbox        = "inbox"
+	OutcomeUnknownShop  = "unknown_shop"
+	OutcomeIgnoredTopic = "ignored_topic"
+	OutcomeUnauthorized = "unauthorized"
+	OutcomeBadRequest   = "bad_request"
+	OutcomeTooLarge     = "too_large"
+	OutcomeUnavailable  = "unavailable"
+)
+
+// Result is the answer intake gives the platform.
+type Result struct {
+	Status  int
+	Outcome string
+	Message string
+}
+
+// Config configures intake.
+type Config struct {
+	// ShopifySecrets are the app secrets webhooks may be signed with: the
+	// current one first, then the previous one during a rotation.
+	ShopifySecrets []string
+	// DedupeTTL is how long a delivery id is remembered in Redis. Shopify
+	// retries for 4 hours; past the TTL the worker's PostgreSQL record and
+	// the ledger's idempotency keys still catch a duplicate.
+	DedupeTTL time.Duration
+}
+
+// Intake receives webhook deliveries.
+type Intake struct {
+	cfg     Config
+	shops   *shopCache
+	stores  *storeCache
+	redis   redis.UniversalClient
+	queue   *asynq.Client
+	inbox   Inbox
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// New returns an intake that deduplicates and enqueues through rdb and
+// parks deliveries in inbox when Redis cannot take them.
+func New(cfg Config, shops interface {
+	Shops
+	Stores
+}, rdb redis.UniversalClient, inbox Inbox, log *slog.Logger, metrics *Metrics) *Intake {
+	if cfg.DedupeTTL <= 0 {
+		cfg.DedupeTTL = 24 * time.Hour
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Intake{cfg: cfg, shops: newShopCache(shops), stores: newStoreCache(shops), redis: rdb, queue: asynq.NewClientFromRedisClient(rdb),
+		inbox: inbox, log: log, metrics: metrics, now: time.Now}
+}
+
+// Shopify handles a delivery to /webhooks/shopify.
+func (in *Intake) Shopify(ctx context.Context, header http.Header, body []byte) Result {
+	start := in.now()
+	// The signature is checked over the raw bytes before anything is parsed.
+	if err := shopify.Verify(body, header.Get("X-Shopify-Hmac-Sha256"), in.cfg.ShopifySecrets...); err != nil {
+		in.log.Warn("webhook rejected: bad signature", "platform", app.Shopify,
+			"shop", header.Get("X-Shopify-Shop-Domain"), "delivery_id", header.Get("X-Shopify-Webhook-Id"), "error", err)
+		return in.done(app.Shopify, "", start, Result{http.StatusUnauthorized, OutcomeUnauthorized, "invalid webhook signature"})
+	}
+	d, err := shopify.DeliveryFromHeader(header)
+	if err != nil {
+		in.log.Warn("webhook rejected: bad headers", "platform", app.Shopify, "error", err)
+		return in.done(app.Shopify, "", start, Result{http.StatusBadRequest, OutcomeBadRequest, err.Error()})
+	}
+	return in.accept(ctx, start, jobs.Webhook{Platform: app.Shopify, Shop: d.ShopDomain, Topic: d.Topic,
+		DeliveryID: d.WebhookID, TriggeredAt: d.TriggeredAt, Body: body}, nil)
+}
+
+// TooLarge answers a delivery whose body exceeds the limit.
+func (in *Intake) TooLarge(platform app.Platform) Result {
+	return in.done(platform, "", in.now(), Result{http.StatusRequestEntityTooLarge, OutcomeTooLarge, "webhook body too large"})
+}
+
+// accept deduplicates and enqueues a verified delivery. known is the shop
+// when the caller already looked it up (to find its secret), else nil.
+func (in *Intake) accept(ctx context.Context, start time.Time, w jobs.Webhook, known *app.Shop) Result {
+	log := in.log.With("platform", w.Platform, "shop", w.Shop, "topic", w.Topic, "delivery_id", w.DeliveryID)
+	w.ReceivedAt = start
+	if !jobs.Handles(w.Platform, w.Topic) {
+		log.Info("webhook ignored: topic not handled")
+		return in.done(w.Platform, "", start, Result{http.StatusOK, OutcomeIgnoredTopic, "topic not handled"})
+	}
+	// A shop we do not know or that uninstalled the app gets 200, so the
+	// platform stops retrying something that will never be processed;
+	// privacy requests of an uninstalled shop still go through, as the
+	// platform sends the shop's erasure only after the uninstall. When the
+	// lookup itself fails the delivery is accepted: the worker checks again.
+	lookup := func() (app.Shop, bool, error) {
+		if known != nil {
+			return *known, true, nil
+		}
+		return in.shops.lookup(ctx, w.Platform, w.Shop)
+	}
+	if shop, found, err := lookup(); err == nil &&
+		(!found || !shop.Active() && !jobs.ForUninstalledShops(w.Platform, w.Topic)) {
+		log.Warn("webhook dropped: shop unknown or uninstalled", "known", found)
+		return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, OutcomeUnknownShop, "shop not installed"})
+	} else if err != nil {
+		log.Warn("shop lookup failed; accepting the webhook for the worker to check", "error", err)
+	}
+
+	seenKey := "loyalty:seen:" + jobs.TaskID(w.Platform, w.Shop, w.DeliveryID)
+	fresh, err := in.redis.SetNX(ctx, seenKey, 1, in.cfg.DedupeTTL).Result()
+	if err == nil && !fresh {
+		log.Info("webhook duplicate")
+		return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, OutcomeDuplicate, "duplicate delivery"})
+	}
+	if err == nil {
+		task, terr := jobs.NewWebhookTask(w)
+		if terr != nil {
+			// Cannot happen for handled topics; do not lose the delivery.
+			err = terr
+		} else if _, err = in.queue.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+			outcome := OutcomeAccepted
+			if err != nil {
+				outcome = OutcomeDuplicate
+			}
+			log.Info("webhook " + outcome)
+			return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, outcome, "ok"})
+		}
+		// Forget the delivery id so that a platform retry is not taken for a
+		// duplicate when the inbox cannot take the delivery either.
+		delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 200*time.Millisecond)
+		in.redis.Del(delCtx, seenKey)
+		cancel()
+	}
+	log.Warn("queue unavailable; parking the webhook in the inbox", "error", err)
+	parked, perr := in.inbox.ParkDelivery(ctx, app.WebhookDelivery{Platform: w.Platform, ShopDomain: w.Shop,
+		DeliveryID: w.DeliveryID, Topic: w.Topic, Payload: w.Body, ReceivedAt: w.ReceivedAt, TriggeredAt: w.TriggeredAt})
+	if perr != nil {
+		log.Error("webhook refused: neither the queue nor the inbox can take it", "queue_error", err, "inbox_error", perr)
+		return in.done(w.Platform, w.Topic, start, Result{http.StatusServiceUnavailable, OutcomeUnavailable, "temporarily unavailable, retry later"})
+	}
+	if !parked {
+		return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, OutcomeDuplicate, "duplicate delivery"})
+	}
+	return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, OutcomeInbox, "ok"})
+}
+
+func (in *Intake) done(platform app.Platform, topic string, start time.Time, r Result) Result {
+	// Only verified, handled topics become label values: an attacker's
+	// headers must not mint new time series.
+	if topic == "" || !jobs.Handles(platform, topic) {
+		topic = "other"
+	}
+	in.metrics.webhooks.WithLabelValues(string(platform), topic, r.Outcome).Inc()
+	in.metrics.latency.WithLabelValues(string(platform)).Observe(in.now().Sub(start).Seconds())
+	return r
+}
+
+// shopCache remembers shop lookups briefly: intake must not pay a database
+// round trip per delivery. A shop added or uninstalled is seen within the
+// TTL; the worker always checks the database itself.
+type shopCache struct {
+	shops Shops
+	mu    sync.RWMutex
+	byKey map[string]cachedShop
+	now   func() time.Time
+}
+
+type cachedShop struct {
+	shop    app.Shop
+	found   bool
+	expires time.Time
+}
+
+const (
+	shopCacheTTL    = 15 * time.Second
+	shopCacheMissTT = 3 * time.Second
+)
+
+func newShopCache(shops Shops) *shopCache {
+	return &shopCache{shops: shops, byKey: map[string]cachedShop{}, now: time.Now}
+}
+
+func (c *shopCache) lookup(ctx context.Context, platform app.Platform, domain string) (app.Shop, bool, error) {
+	key := string(platform) + "|" + domain
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.byKey[key]
+	c.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return e.shop, e.found, nil
+	}
+	shop, err := c.shops.Shop(ctx, platform, domain)
+	found := err == nil
+	if err != nil && app.ErrorCode(err) != app.ENotFound {
+		return app.Shop{}, false, err
+	}
+	ttl := shopCacheTTL
+	if !found {
+		ttl = shopCacheMissTT
+	}
+	c.mu.Lock()
+	if len(c.byKey) > 100000 {
+		c.byKey = map[string]cachedShop{} // bounded: unknown domains cannot grow it forever
+	}
+	c.byKey[key] = cachedShop{shop: shop, found: found, expires: now.Add(ttl)}
+	c.mu.Unlock()
+	return shop, found, nil
+}
+
+// Metrics are intake's Prometheus collectors.
+type Metrics struct {
+	webhooks  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	inboxSize prometheus.Gauge
+}
+
+// NewMetrics creates intake's collectors and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyalty_webhooks_total",
+			Help: "Webhook deliveries received, by platform, topic and outcome.",
+		}, []string{"platform", "topic", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loyalty_webhook_intake_seconds",
+			Help:    "Time intake took to answer a webhook delivery.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"platform"}),
+		inboxSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyalty_webhook_inbox_size",
+			Help: "Deliveries parked in the PostgreSQL inbox waiting for the queue.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.webhooks, m.latency, m.inboxSize)
+	}
+	return m
+}
