@@ -1,0 +1,132 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"loyalty/app"
+)
+
+// routes registers every route of the app, so the whole surface reads at once.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/", s.home)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+
+	// A worker-only process serves just health and metrics.
+	if s.deps.Intake != nil {
+		e.POST("/webhooks/shopify", s.shopifyWebhook)
+		e.POST("/webhooks/woocommerce/:store", s.wooCommerceWebhook)
+	}
+
+	// The storefront widget's public endpoints.
+	if s.deps.Widget != nil {
+		e.GET("/proxy/customer", s.proxyCustomer)
+		e.GET("/wc/:store/customer", s.wooCustomer)
+	}
+
+	if s.deps.WooCommerce != nil {
+		e.GET("/auth/woocommerce/connect", s.wooConnect)
+		e.POST("/auth/woocommerce/callback", s.wooCallback)
+		e.GET("/auth/woocommerce/return", s.wooReturn)
+	}
+
+	if s.deps.Shopify != nil {
+		e.GET("/auth/shopify/install", s.shopifyInstall)
+		e.GET("/auth/shopify/callback", s.shopifyCallback)
+		// The embedded admin (Shopify App Bridge) authenticates with session
+		// tokens; the console's API hangs under this group.
+		embedded := e.Group("/embedded/api", s.requireShopifySession)
+		embedded.GET("/session", s.embeddedSession)
+		embedded.GET("/rewards", s.listRewards)
+		embedded.POST("/rewards", s.addReward)
+		embedded.PATCH("/rewards/:id", s.setRewardActive)
+		embedded.POST("/redemptions", s.redeemForCustomer)
+		embedded.GET("/customers/:customer/redemptions", s.customerRedemptions)
+	}
+}
+
+func (s *Server) home(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"app": "loyalty", "status": "ok"})
+}
+
+// healthz says the process is up; it checks nothing else, so an orchestrator
+// never restarts the app for a database outage it cannot fix.
+func (s *Server) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// readyz says whether PostgreSQL and Redis answer.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status := http.StatusOK
+	for name, p := range map[string]Pinger{"postgres": s.deps.Postgres, "redis": s.deps.Redis} {
+		if err := p.Ping(ctx); err != nil {
+			checks[name] = "unreachable: " + err.Error()
+			status = http.StatusServiceUnavailable
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	return c.JSON(status, checks)
+}
+
+// shopifyWebhook reads the raw body (within the size limit) and hands it to
+// intake untouched: the signature covers the exact bytes.
+func (s *Server) shopifyWebhook(c echo.Context) error {
+	body, err := s.readBody(c)
+	if errors.Is(err, errTooLarge) {
+		r := s.deps.Intake.TooLarge(app.Shopify)
+		return c.String(r.Status, r.Message)
+	}
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read the request body")
+	}
+	r := s.deps.Intake.Shopify(c.Request().Context(), c.Request().Header, body)
+	return c.String(r.Status, r.Message)
+}
+
+// wooCommerceWebhook is shopifyWebhook for a WooCommerce store, which signs
+// with a secret of its own: the path names the store.
+func (s *Server) wooCommerceWebhook(c echo.Context) error {
+	body, err := s.readBody(c)
+	if errors.Is(err, errTooLarge) {
+		r := s.deps.Intake.TooLarge(app.WooCommerce)
+		return c.String(r.Status, r.Message)
+	}
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read the request body")
+	}
+	r := s.deps.Intake.WooCommerce(c.Request().Context(), c.Param("store"), c.Request().Header, body)
+	if r.Message == "" {
+		// WooCommerce activates a webhook only when its ping gets exactly
+		// 200; nothing else is needed.
+		return c.NoContent(r.Status)
+	}
+	return c.String(r.Status, r.Message)
+}
+
+var errTooLarge = errors.New("body too large")
+
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	req := c.Request()
+	if req.ContentLength > s.deps.MaxWebhookBody {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.deps.MaxWebhookBody))
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return nil, errTooLarge
+	}
+	return body, err
+}
