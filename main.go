@@ -263,7 +263,13 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		}
 		widget := &web.Widget{ShopifySecrets: secrets, Now: time.Now,
 			Limiter: &web.RateLimiter{Redis: rdb, PerShop: 6000, PerClient: 120, Window: time.Minute}}
-		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Codes: queueCode, Registry: reg,
+		// The demo storefront signs app proxy requests for anyone who asks:
+		// only ever outside production.
+		var demo *web.Demo
+		if !d.cfg.Production() {
+			demo = &web.Demo{Shop: web.DemoShop, Customer: web.DemoCustomer, Now: time.Now}
+		}
+		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Codes: queueCode, Registry: reg,
 			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log})
 		goRun(func() error { return srv.Run(ctx, d.cfg.HTTP.Addr) })
 		goRun(func() error { relay.Run(ctx); return nil })

@@ -49,6 +49,14 @@ if ! command -v php >/dev/null 2>&1; then
 	apt_install php-cli
 fi
 
+# The storefront widget's browser tests drive a headless Chromium; with
+# LOYALTY_REQUIRE_BROWSER=1 they fail rather than skip when it is missing.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+	step "install chromium (widget browser tests)"
+	apt_install chromium
+fi
+export LOYALTY_REQUIRE_BROWSER=1
+
 step "go vet"
 go vet ./...
 

@@ -33,6 +33,13 @@ func (s *Server) routes() {
 		e.GET("/wc/:store/customer", s.wooCustomer)
 	}
 
+	// The demo storefront and its stand-in for Shopify's app proxy, which
+	// signs as Shopify: never in production (main leaves Demo nil there).
+	if s.deps.Demo != nil && s.deps.Widget != nil {
+		e.GET("/demo", s.demoPage)
+		e.Any("/demo/apps/loyalty/*", s.demoProxy)
+	}
+
 	if s.deps.WooCommerce != nil {
 		e.GET("/auth/woocommerce/connect", s.wooConnect)
 		e.POST("/auth/woocommerce/callback", s.wooCallback)

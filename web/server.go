@@ -29,6 +29,9 @@ type Deps struct {
 	Shopify     *ShopifyAuth     // nil in a worker-only process
 	WooCommerce *WooConnect      // nil in a worker-only process
 	Widget      *Widget          // nil in a worker-only process
+	// Demo is the local demo storefront; nil in production and in a
+	// worker-only process.
+	Demo *Demo
 	// Codes asks a worker to create a redemption's code now (best effort).
 	Codes          func(ctx context.Context, shop app.Shop, redemptionID int64)
 	Registry       *prometheus.Registry
