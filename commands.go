@@ -169,6 +169,9 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 	pending := fs.Int("pending-days", 0, "days earned points stay pending (return window)")
 	expiry := fs.Int("expiry-days", 0, "days after which earned points expire (0: never)")
 	statuses := fs.String("earn-statuses", "", "WooCommerce: order statuses at which an order earns, e.g. completed")
+	birthday := fs.Int64("birthday-bonus", 0, "points on a shopper's birthday, once a year (0: none, and no birthday field)")
+	color := fs.String("widget-color", "", "the storefront widget's accent colour, #rrggbb")
+	position := fs.String("widget-position", "", "where the widget's launcher sits: bottom-right or bottom-left")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -209,6 +212,12 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 			prog.PendingDays = *pending
 		case "expiry-days":
 			prog.ExpiryDays = *expiry
+		case "birthday-bonus":
+			prog.BirthdayBonus = *birthday
+		case "widget-color":
+			prog.Look.Color = strings.ToLower(*color)
+		case "widget-position":
+			prog.Look.Position = *position
 		default:
 			return
 		}
@@ -333,6 +342,7 @@ func printShop(ctx context.Context, d *deps, s app.Shop, out io.Writer) error {
 		p.EarnRate, s.Currency, p.Rounding, p.EarnOnShipping, p.EarnOnTax)
 	fmt.Fprintf(out, "                signup bonus %d, pending %d days, expiry %s, negative balances allowed: %t\n",
 		p.SignupBonus, p.PendingDays, days(p.ExpiryDays), p.AllowNegative)
+	fmt.Fprintf(out, "                birthday bonus %d\n  widget:       colour %s, launcher %s\n", p.BirthdayBonus, p.Look.Color, p.Look.Position)
 	if s.Platform != app.WooCommerce {
 		return nil
 	}

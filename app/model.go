@@ -1,6 +1,11 @@
 package app
 
-import "time"
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
 
 // Platform names the commerce platform a shop runs on.
 type Platform string
@@ -69,12 +74,41 @@ type Program struct {
 	// RewardPartEarns lets the part of an order paid with a reward earn
 	// points too.
 	RewardPartEarns bool
+	// BirthdayBonus is given once a year on a shopper's birthday; 0 means
+	// the program has none, and the widget asks no one for a birthday.
+	BirthdayBonus int64
+	// Look is how the storefront widget presents the program.
+	Look WidgetLook
+}
+
+// WidgetLook is the merchant's choice of how the storefront widget looks.
+type WidgetLook struct {
+	// Color is the accent colour, #rrggbb in lower case.
+	Color string
+	// Position is where the launcher sits: bottom-right or bottom-left.
+	Position string
+}
+
+// DefaultLook is the widget's look until the merchant picks one.
+var DefaultLook = WidgetLook{Color: "#1f6feb", Position: "bottom-right"}
+
+var hexColor = regexp.MustCompile(`^#[0-9a-f]{6}$`)
+
+// Validate reports the first rule a look breaks.
+func (l WidgetLook) Validate() error {
+	if !hexColor.MatchString(l.Color) {
+		return Errorf(EInvalid, "widget colour must be #rrggbb in hex, not %q", l.Color)
+	}
+	if l.Position != "bottom-right" && l.Position != "bottom-left" {
+		return Errorf(EInvalid, "widget position must be bottom-right or bottom-left, not %q", l.Position)
+	}
+	return nil
 }
 
 // DefaultProgram is the program a new shop starts with: one point per unit of
 // currency, on merchandise only, rounded down, available at once.
 func DefaultProgram(shopID int64) Program {
-	return Program{ShopID: shopID, EarnRate: Rate(AmountScale), Rounding: RoundFloor, RestoreExpiredCodes: true}
+	return Program{ShopID: shopID, EarnRate: Rate(AmountScale), Rounding: RoundFloor, RestoreExpiredCodes: true, Look: DefaultLook}
 }
 
 // Validate reports the first rule a program breaks.
@@ -90,8 +124,10 @@ func (p Program) Validate() error {
 		return Errorf(EInvalid, "pending days must be between 0 and 365")
 	case p.ExpiryDays < 0 || p.ExpiryDays > 3650:
 		return Errorf(EInvalid, "expiry days must be between 0 and 3650")
+	case p.BirthdayBonus < 0:
+		return Errorf(EInvalid, "birthday bonus must not be negative")
 	}
-	return nil
+	return p.Look.Validate()
 }
 
 // Customer is a shopper of one shop, with their balance. Balance is spendable
@@ -106,8 +142,46 @@ type Customer struct {
 	Locale     string
 	Balance    int64
 	Pending    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Birthday is nil until the shopper (or support) gives it.
+	Birthday  *Birthday
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Birthday is a day of the year: the year of birth is not ours to keep.
+type Birthday struct {
+	Month time.Month
+	Day   int
+}
+
+// ParseBirthday reads "MM-DD" (also "--MM-DD", ISO 8601's form without a
+// year) and accepts only real days; 29 February is one.
+func ParseBirthday(s string) (Birthday, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "--")
+	t, err := time.Parse("01-02-2006", s+"-2000") // 2000 is a leap year
+	if err != nil || len(s) != 5 {
+		return Birthday{}, Errorf(EInvalid, "a birthday is a month and a day as MM-DD, like 05-17, not %q", s)
+	}
+	return Birthday{Month: t.Month(), Day: t.Day()}, nil
+}
+
+// Valid reports whether the birthday is a real day of some year.
+func (b Birthday) Valid() bool {
+	return b.Month >= time.January && b.Month <= time.December && b.Day >= 1 &&
+		b.Day <= time.Date(2000, b.Month+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// String is the birthday as MM-DD.
+func (b Birthday) String() string { return fmt.Sprintf("%02d-%02d", int(b.Month), b.Day) }
+
+// In is the birthday's date in a year: 29 February falls on 28 February
+// when the year has none.
+func (b Birthday) In(year int, loc *time.Location) time.Time {
+	t := time.Date(year, b.Month, b.Day, 0, 0, 0, 0, loc)
+	if t.Month() != b.Month {
+		t = time.Date(year, b.Month, b.Day-1, 0, 0, 0, 0, loc)
+	}
+	return t
 }
 
 // CustomerRef identifies a customer as a platform event describes them. The

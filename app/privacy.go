@@ -103,6 +103,7 @@ type ExportedCustomer struct {
 	Locale     string    `json:"locale"`
 	Balance    int64     `json:"points_balance"`
 	Pending    int64     `json:"points_pending"`
+	Birthday   string    `json:"birthday,omitempty"` // MM-DD
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
@@ -298,6 +299,9 @@ func customerDataDocument(shop Shop, req DataRequest, recs CustomerRecords, now 
 		doc.Customer = &ExportedCustomer{CustomerID: c.PlatformID, Email: c.Email, FirstName: c.FirstName,
 			LastName: c.LastName, Locale: c.Locale, Balance: c.Balance, Pending: c.Pending,
 			CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		if c.Birthday != nil {
+			doc.Customer.Birthday = c.Birthday.String()
+		}
 	}
 	for _, e := range recs.Entries {
 		doc.LedgerEntries = append(doc.LedgerEntries, ExportedEntry{ID: e.ID, Kind: e.Kind, Points: e.Points,

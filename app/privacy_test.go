@@ -165,6 +165,9 @@ func TestRedactCustomer(t *testing.T) {
 		DeliveryID: "parked", Topic: "orders/paid", Payload: []byte(`{"customer": {"id": 191167}}`), ReceivedAt: testNow}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.svc.SetBirthday(f.ctx, f.shop, app.BirthdayChange{CustomerID: "191167", Birthday: app.Birthday{Month: time.May, Day: 17}}); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := f.svc.Balance(f.ctx, f.shop, "191167")
 	f.uninstall() // customer requests must be honoured after an uninstall too
 
@@ -183,11 +186,12 @@ func TestRedactCustomer(t *testing.T) {
 		var platformID, email, first, last, locale string
 		var balance int64
 		var redactedAt *time.Time
-		if err := f.store.SQL().QueryRow(`SELECT platform_id, email, first_name, last_name, locale, balance, redacted_at
-			FROM customers WHERE id = $1`, before.ID).Scan(&platformID, &email, &first, &last, &locale, &balance, &redactedAt); err != nil {
+		var birthMonth *int
+		if err := f.store.SQL().QueryRow(`SELECT platform_id, email, first_name, last_name, locale, balance, redacted_at, birth_month
+			FROM customers WHERE id = $1`, before.ID).Scan(&platformID, &email, &first, &last, &locale, &balance, &redactedAt, &birthMonth); err != nil {
 			t.Fatal(err)
 		}
-		if platformID == "191167" || !strings.HasPrefix(platformID, "redacted:") || email+first+last+locale != "" || redactedAt == nil {
+		if platformID == "191167" || !strings.HasPrefix(platformID, "redacted:") || email+first+last+locale != "" || redactedAt == nil || birthMonth != nil {
 			t.Fatalf("customer row = %q %q %q %q %q redacted at %v", platformID, email, first, last, locale, redactedAt)
 		}
 		if balance != before.Balance || balance != 60 {

@@ -51,6 +51,7 @@ type Tx interface {
 	// refreshing their details from ref, and holds their row lock.
 	LockCustomer(ctx context.Context, shopID int64, ref CustomerRef) (Customer, error)
 	LockCustomerByID(ctx context.Context, customerID int64) (Customer, error)
+	SetBirthday(ctx context.Context, customerID int64, b Birthday) error
 	// Post appends an entry, adds or consumes lots and moves the balance, or
 	// returns ErrDuplicate when the idempotency key was used before.
 	Post(ctx context.Context, p Posting) (Entry, error)

@@ -19,17 +19,24 @@ type customerRow struct {
 	Locale     string
 	Balance    int64
 	Pending    int64
+	BirthMonth *int
+	BirthDay   *int
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
 
 func (r customerRow) toApp() app.Customer {
-	return app.Customer{ID: r.ID, ShopID: r.ShopID, PlatformID: r.PlatformID, Email: r.Email,
+	c := app.Customer{ID: r.ID, ShopID: r.ShopID, PlatformID: r.PlatformID, Email: r.Email,
 		FirstName: r.FirstName, LastName: r.LastName, Locale: r.Locale, Balance: r.Balance,
 		Pending: r.Pending, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.BirthMonth != nil && r.BirthDay != nil {
+		c.Birthday = &app.Birthday{Month: time.Month(*r.BirthMonth), Day: *r.BirthDay}
+	}
+	return c
 }
 
-const customerColumns = `id, shop_id, platform_id, email, first_name, last_name, locale, balance, pending, created_at, updated_at`
+const customerColumns = `id, shop_id, platform_id, email, first_name, last_name, locale, balance, pending,
+	birth_month, birth_day, created_at, updated_at`
 
 type orderRow struct {
 	ID             int64
@@ -309,6 +316,12 @@ func (t *ledgerTx) LockCustomer(ctx context.Context, shopID int64, ref app.Custo
 		return app.Customer{}, translate(err)
 	}
 	return row.toApp(), nil
+}
+
+func (t *ledgerTx) SetBirthday(ctx context.Context, customerID int64, b app.Birthday) error {
+	err := t.db.WithContext(ctx).Exec(`UPDATE customers SET birth_month = ?, birth_day = ?, updated_at = now() WHERE id = ?`,
+		int(b.Month), b.Day, customerID).Error
+	return translate(err)
 }
 
 func (t *ledgerTx) LockCustomerByID(ctx context.Context, customerID int64) (app.Customer, error) {

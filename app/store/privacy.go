@@ -202,7 +202,7 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 		r = app.Redaction{}
 		var ids []int64
 		if err := tx.Raw(`UPDATE customers SET email = '', first_name = '', last_name = '', locale = '',
-				platform_id = 'redacted:' || id, redacted_at = now(), updated_at = now()
+				birth_month = NULL, birth_day = NULL, platform_id = 'redacted:' || id, redacted_at = now(), updated_at = now()
 			WHERE shop_id = ? AND platform_id = ? RETURNING id`, shop.ID, req.CustomerID).Scan(&ids).Error; err != nil {
 			return err
 		}

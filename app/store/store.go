@@ -219,13 +219,17 @@ type programRow struct {
 	RestoreExpiredCodes bool
 	RestoreOnRefund     bool
 	RewardPartEarns     bool
+	BirthdayBonus       int64
+	WidgetColor         string
+	WidgetPosition      string
 }
 
 // Program returns a shop's loyalty rules.
 func (s *Store) Program(ctx context.Context, shopID int64) (app.Program, error) {
 	var rows []programRow
 	err := s.db.WithContext(ctx).Raw(`SELECT shop_id, earn_rate, earn_on_shipping, earn_on_tax, signup_bonus,
-		rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns
+		rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns,
+		birthday_bonus, widget_color, widget_position
 		FROM programs WHERE shop_id = ?`, shopID).Scan(&rows).Error
 	if err != nil {
 		return app.Program{}, translate(err)
@@ -237,7 +241,8 @@ func (s *Store) Program(ctx context.Context, shopID int64) (app.Program, error) 
 	return app.Program{ShopID: r.ShopID, EarnRate: app.Rate(r.EarnRate), EarnOnShipping: r.EarnOnShipping,
 		EarnOnTax: r.EarnOnTax, SignupBonus: r.SignupBonus, Rounding: app.Rounding(r.Rounding),
 		AllowNegative: r.AllowNegative, PendingDays: r.PendingDays, ExpiryDays: r.ExpiryDays,
-		RestoreExpiredCodes: r.RestoreExpiredCodes, RestoreOnRefund: r.RestoreOnRefund, RewardPartEarns: r.RewardPartEarns}, nil
+		RestoreExpiredCodes: r.RestoreExpiredCodes, RestoreOnRefund: r.RestoreOnRefund, RewardPartEarns: r.RewardPartEarns,
+		BirthdayBonus: r.BirthdayBonus, Look: app.WidgetLook{Color: r.WidgetColor, Position: r.WidgetPosition}}, nil
 }
 
 // SaveProgram stores a shop's loyalty rules.
@@ -246,15 +251,23 @@ func (s *Store) SaveProgram(ctx context.Context, p app.Program) error {
 }
 
 func saveProgram(db *gorm.DB, p app.Program) error {
+	look := p.Look
+	if look == (app.WidgetLook{}) {
+		look = app.DefaultLook
+	}
 	return db.Exec(`INSERT INTO programs (shop_id, earn_rate, earn_on_shipping, earn_on_tax, signup_bonus,
-			rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns,
+			birthday_bonus, widget_color, widget_position)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (shop_id) DO UPDATE SET earn_rate = EXCLUDED.earn_rate,
 			earn_on_shipping = EXCLUDED.earn_on_shipping, earn_on_tax = EXCLUDED.earn_on_tax,
 			signup_bonus = EXCLUDED.signup_bonus, rounding = EXCLUDED.rounding,
 			allow_negative = EXCLUDED.allow_negative, pending_days = EXCLUDED.pending_days,
 			expiry_days = EXCLUDED.expiry_days, restore_expired_codes = EXCLUDED.restore_expired_codes,
-			restore_on_refund = EXCLUDED.restore_on_refund, reward_part_earns = EXCLUDED.reward_part_earns, updated_at = now()`,
+			restore_on_refund = EXCLUDED.restore_on_refund, reward_part_earns = EXCLUDED.reward_part_earns,
+			birthday_bonus = EXCLUDED.birthday_bonus, widget_color = EXCLUDED.widget_color,
+			widget_position = EXCLUDED.widget_position, updated_at = now()`,
 		p.ShopID, int64(p.EarnRate), p.EarnOnShipping, p.EarnOnTax, p.SignupBonus,
-		string(p.Rounding), p.AllowNegative, p.PendingDays, p.ExpiryDays, p.RestoreExpiredCodes, p.RestoreOnRefund, p.RewardPartEarns).Error
+		string(p.Rounding), p.AllowNegative, p.PendingDays, p.ExpiryDays, p.RestoreExpiredCodes, p.RestoreOnRefund, p.RewardPartEarns,
+		p.BirthdayBonus, look.Color, look.Position).Error
 }
