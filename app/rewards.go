@@ -265,8 +265,16 @@ func (s *Service) Redeem(ctx context.Context, shop Shop, req RedeemRequest) (Red
 	if req.IdempotencyKey == "" {
 		return Redemption{}, Errorf(EInvalid, "a redemption needs an idempotency key")
 	}
+	existing, err := s.store.CustomerByPlatformID(ctx, shop.ID, req.CustomerID)
+	if ErrorCode(err) == ENotFound && req.Staff == "" {
+		// A signed-in shopper the ledger has not met yet has no points.
+		return Redemption{}, Errorf(EInsufficientPoint, "no points yet: earn some with a purchase first")
+	}
+	if err != nil {
+		return Redemption{}, err
+	}
 	if earlier, err := s.store.RedemptionByKey(ctx, shop.ID, req.IdempotencyKey); err == nil {
-		return earlier, nil
+		return sameCustomer(earlier, existing)
 	} else if ErrorCode(err) != ENotFound {
 		return Redemption{}, err
 	}
@@ -278,10 +286,6 @@ func (s *Service) Redeem(ctx context.Context, shop Shop, req RedeemRequest) (Red
 		return Redemption{}, Errorf(EInvalid, "%s is no longer offered", reward.Name)
 	}
 	quote, err := reward.Quote(req.Points)
-	if err != nil {
-		return Redemption{}, err
-	}
-	existing, err := s.store.CustomerByPlatformID(ctx, shop.ID, req.CustomerID)
 	if err != nil {
 		return Redemption{}, err
 	}
@@ -322,7 +326,11 @@ func (s *Service) Redeem(ctx context.Context, shop Shop, req RedeemRequest) (Red
 		switch {
 		case errors.Is(err, ErrDuplicate):
 			// A concurrent request with the same key won the race.
-			return s.store.RedemptionByKey(ctx, shop.ID, req.IdempotencyKey)
+			earlier, err := s.store.RedemptionByKey(ctx, shop.ID, req.IdempotencyKey)
+			if err != nil {
+				return Redemption{}, err
+			}
+			return sameCustomer(earlier, existing)
 		case errors.Is(err, ErrCodeTaken) && attempt < 3:
 			continue // 60 random bits collided: draw again
 		}
@@ -332,6 +340,16 @@ func (s *Service) Redeem(ctx context.Context, shop Shop, req RedeemRequest) (Red
 		return Redemption{}, err
 	}
 	return out, nil
+}
+
+// sameCustomer returns an earlier redemption made with the same key, but
+// only to the shopper it belongs to: a key is not a way to read another
+// shopper's code.
+func sameCustomer(earlier Redemption, c Customer) (Redemption, error) {
+	if earlier.CustomerID != c.ID {
+		return Redemption{}, Errorf(EConflict, "this request key was already used; try again")
+	}
+	return earlier, nil
 }
 
 // ErrCodeTaken is what the store reports when a new code collides with an

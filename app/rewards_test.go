@@ -214,8 +214,11 @@ func TestConcurrentRedemptionsNeverDoubleSpend(t *testing.T) {
 
 func TestRedeemRefusesStrangers(t *testing.T) {
 	f, fixed, _ := rewardFixture(t, "1000.00")
-	if _, err := f.svc.Redeem(context.Background(), f.shop, app.RedeemRequest{CustomerID: "nobody", RewardID: fixed.ID, IdempotencyKey: "k"}); app.ErrorCode(err) != app.ENotFound {
-		t.Fatalf("err = %v, want not found", err)
+	if _, err := f.svc.Redeem(context.Background(), f.shop, app.RedeemRequest{CustomerID: "nobody", RewardID: fixed.ID, IdempotencyKey: "k", Staff: "ola"}); app.ErrorCode(err) != app.ENotFound {
+		t.Fatalf("staff redeeming for an unknown customer: err = %v, want not found", err)
+	}
+	if _, err := f.svc.Redeem(context.Background(), f.shop, app.RedeemRequest{CustomerID: "new-shopper", RewardID: fixed.ID, IdempotencyKey: "k"}); app.ErrorCode(err) != app.EInsufficientPoint {
+		t.Fatalf("a shopper with no points yet: err = %v, want insufficient points", err)
 	}
 	if _, err := f.svc.Redeem(context.Background(), f.shop, app.RedeemRequest{CustomerID: "c1", RewardID: 99999, IdempotencyKey: "k2"}); app.ErrorCode(err) != app.ENotFound {
 		t.Fatalf("err = %v, want not found", err)

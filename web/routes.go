@@ -29,8 +29,17 @@ func (s *Server) routes() {
 
 	// The storefront widget's public endpoints.
 	if s.deps.Widget != nil {
-		e.GET("/proxy/customer", s.proxyCustomer)
-		e.GET("/wc/:store/customer", s.wooCustomer)
+		// Shopify: through the app proxy (/apps/loyalty/* on the storefront).
+		proxy := e.Group("/proxy", s.shopifyShopper)
+		proxy.GET("/customer", s.widgetCustomerDocument)
+		proxy.POST("/redeem", s.widgetRedeem)
+		proxy.POST("/birthday", s.widgetBirthday)
+		// WooCommerce: straight from the store's pages, cross-origin.
+		woo := e.Group("/wc/:store", s.wooShopper)
+		woo.GET("/customer", s.widgetCustomerDocument)
+		woo.POST("/redeem", s.widgetRedeem)
+		woo.POST("/birthday", s.widgetBirthday)
+		woo.OPTIONS("/:action", s.widgetPreflight)
 	}
 
 	// The demo storefront and its stand-in for Shopify's app proxy, which
