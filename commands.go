@@ -380,7 +380,7 @@ func shopFlag(fs *flag.FlagSet) (platform, domain *string) {
 }
 
 func pointsCmd(ctx context.Context, args []string, out io.Writer) error {
-	command, args, err := sub(args, out, "points show|history|adjust|redeem")
+	command, args, err := sub(args, out, "points show|history|adjust|redeem|birthday")
 	if err != nil {
 		return err
 	}
@@ -393,6 +393,7 @@ func pointsCmd(ctx context.Context, args []string, out io.Writer) error {
 	by := fs.String("by", "", "who makes the adjustment (adjust)")
 	key := fs.String("idempotency-key", "", "makes a re-run adjust or redeem once (default: a new random key)")
 	rewardID := fs.Int64("reward", 0, "the reward's id (redeem)")
+	birthday := fs.String("set", "", "the shopper's birthday as MM-DD (birthday; needs --by and --reason)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -412,6 +413,23 @@ func pointsCmd(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "customer %s (%s) at %s\n  balance: %d points\n  pending: %d points\n", c.PlatformID, orDash(c.Email), shop.Domain, c.Balance, c.Pending)
+		if c.Birthday != nil {
+			fmt.Fprintf(out, "  birthday: %s\n", c.Birthday)
+		}
+		return nil
+	case "birthday":
+		if *by == "" || *reason == "" {
+			return fmt.Errorf("--by and --reason are required: a birthday changed by staff is audited")
+		}
+		b, err := app.ParseBirthday(*birthday)
+		if err != nil {
+			return fmt.Errorf("--set: %w", err)
+		}
+		c, err := d.svc.SetBirthday(ctx, shop, app.BirthdayChange{CustomerID: *customer, Birthday: b, Staff: *by, Reason: *reason})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "customer %s: birthday %s\n", c.PlatformID, c.Birthday)
 		return nil
 	case "history":
 		entries, err := d.svc.History(ctx, shop, *customer, *limit)
@@ -452,7 +470,7 @@ func pointsCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown points command %q: use show, history, adjust or redeem", command)
+	return fmt.Errorf("unknown points command %q: use show, history, adjust, redeem or birthday", command)
 }
 
 func cause(e app.Entry) string {

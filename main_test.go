@@ -218,6 +218,13 @@ func TestEndToEndSignedOrderBecomesPoints(t *testing.T) {
 		if !strings.Contains(out, "by support@acme.test, “duplicate order”") {
 			t.Fatalf("points history said:\n%s", out)
 		}
+		out = runCLI(t, env, addr, "points", "birthday", "--shop", testenv.ShopDomain, "--customer", "7770001", "--set", "05-17", "--by", "support@acme.test", "--reason", "told us by phone")
+		if !strings.Contains(out, "birthday 05-17") {
+			t.Fatalf("points birthday said:\n%s", out)
+		}
+		if out := runCLI(t, env, addr, "points", "show", "--shop", testenv.ShopDomain, "--customer", "7770001"); !strings.Contains(out, "birthday: 05-17") {
+			t.Fatalf("points show said:\n%s", out)
+		}
 		if out := runCLI(t, env, addr, "reconcile"); !strings.Contains(out, "every balance matches its ledger") {
 			t.Fatalf("reconcile said:\n%s", out)
 		}
