@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+	e.GET("/widget/loyalty-widget.js", s.widgetScript)
 
 	// A worker-only process serves just health and metrics.
 	if s.deps.Intake != nil {
