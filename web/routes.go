@@ -31,6 +31,9 @@ func (s *Server) routes() {
 	// The storefront widget's public endpoints.
 	if s.deps.Widget != nil {
 		// Shopify: through the app proxy (/apps/loyalty/* on the storefront).
+		// The script too, so the theme app extension loads it from the
+		// storefront's own origin; it is public and needs no signature.
+		e.GET("/proxy/loyalty-widget.js", s.widgetScript)
 		proxy := e.Group("/proxy", s.shopifyShopper)
 		proxy.GET("/customer", s.widgetCustomerDocument)
 		proxy.POST("/redeem", s.widgetRedeem)

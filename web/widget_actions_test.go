@@ -243,3 +243,20 @@ func TestWooCommerceShopperRedeems(t *testing.T) {
 		}
 	})
 }
+
+func TestTheScriptLoadsThroughTheAppProxyWithoutASignature(t *testing.T) {
+	r := newWidgetRig(t, nil)
+	resp, err := http.Get(r.srv.URL + "/proxy/loyalty-widget.js?shop=acme.myshopify.com&path_prefix=%2Fapps%2Floyalty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" ||
+		!strings.Contains(string(body), "customElements.define") {
+		t.Fatalf("status %d, %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	if status, _, _ := r.post(t, "/proxy/redeem", `{}`); status != http.StatusUnauthorized {
+		t.Fatalf("the rest of /proxy still needs a signature: %d", status)
+	}
+}
