@@ -211,7 +211,8 @@ ul{display:grid;gap:10px;margin:0;padding:0;list-style:none}
 .earn li{display:flex;align-items:center;gap:12px}
 .ico{display:grid;place-items:center;flex:none;width:36px;height:36px;border-radius:50%;background:var(--soft);color:${INK}}
 .code{padding:14px;border:2px dashed #c9ccd2;border-radius:12px;background:var(--soft);font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:22px;font-weight:700;letter-spacing:.06em;text-align:center;word-break:break-all;user-select:all}
-.small{font-size:15px;padding:8px}
+.coderow{display:flex;flex-wrap:wrap;align-items:center;gap:8px 10px;margin:8px 0 6px}
+.small{flex:1 0 auto;padding:7px 12px;font-size:15px;letter-spacing:.04em;white-space:nowrap}
 .center{display:grid;gap:12px;text-align:center}
 .amount{display:block;margin:12px 0 4px;font-size:20px;font-weight:700}
 .pick{display:flex;align-items:center;gap:12px;margin-top:8px}
@@ -361,7 +362,12 @@ ${floating ? html`<button class="launcher" type="button" data-action="toggle" da
   // applyAppearance sets the merchant's colour; data attributes win over the
   // document's appearance.
   applyAppearance() {
-    const color = hexColor(this.dataset.color) || hexColor(this.doc?.appearance.color) || DEFAULT_COLOR;
+    const known = hexColor(this.dataset.color) || hexColor(this.doc?.appearance.color);
+    const settled = this.doc || this.failed;
+    // Until the shop's colour is known, the skeleton is neutral and the
+    // launcher waits, rather than flash a colour that is not the shop's.
+    const color = known || (settled ? DEFAULT_COLOR : '#eceef1');
+    if (this.launcher) this.launcher.hidden = !known && !settled;
     const s = this.rootEl.style;
     s.setProperty('--accent', color);
     s.setProperty('--on-accent', readableOn(color));
@@ -401,7 +407,7 @@ ${floating ? html`<button class="launcher" type="button" data-action="toggle" da
     const d = this.doc;
     const bar = html`<div class="bar"><h2 id="lw-title" tabindex="-1">${i.t('title')}</h2>${this.floating
       ? html`<button class="x" type="button" data-action="close" data-test="close" aria-label="${i.t('close')}">${ICON.close}</button>` : ''}</div>`;
-    const frame = (head, body) => html`${bar}<div class="head">${head}</div><div class="body">${body}</div>`;
+    const frame = (head, body) => html`${bar}${head ? html`<div class="head">${head}</div>` : ''}<div class="body">${body}</div>`;
     if (this.failed) return frame('', this.errorBox(i, this.failed, 'load'));
     if (!d) return frame(this.skeletonHead(), this.skeletonBody(i));
     if (!d.customer) return frame(this.guestHead(i, d), this.guestBody(i, d));
@@ -484,10 +490,10 @@ ${this.expiringSection(i, d)}${this.codesSection(i, d)}${this.rewardsSection(i, 
 
   codesSection(i, d) {
     if (!d.codes.length) return '';
-    return html`<section><h3>${i.t('codes')}</h3><ul>${d.codes.map((c) => html`<li class="card reward" data-test="code-row">
-<div class="grow"><div class="name">${c.reward_name}</div><div class="code small">${c.code || '…'}</div>
-<div class="meta" style="margin-top:6px">${this.codeStatus(i, c)}</div></div>
-${c.code ? html`<button class="btn ghost" type="button" data-action="copy" data-id="${c.id}" data-code="${c.code}">${i.t('copy')}</button>` : ''}</li>`)}</ul></section>`;
+    return html`<section><h3>${i.t('codes')}</h3><ul>${d.codes.map((c) => html`<li class="card" data-test="code-row">
+<div class="name">${c.reward_name}</div><div class="coderow"><span class="code small">${c.code || '…'}</span>
+${c.code ? html`<button class="btn ghost" type="button" data-action="copy" data-id="${c.id}" data-code="${c.code}">${i.t('copy')}</button>` : ''}</div>
+<div class="meta">${this.codeStatus(i, c)}</div></li>`)}</ul></section>`;
   }
 
   codeStatus(i, c) {
@@ -615,7 +621,9 @@ ${flash ? html`<div style="margin-top:12px">${flash}</div>` : ''}
 
   codeHead(i) {
     const c = this.view.code;
-    return html`<p class="view-title" id="lw-view" tabindex="-1">${i.t('redeemed')}</p><p class="sub">${c.reward_name}</p>`;
+    // A variable reward's code is worth a fixed amount once redeemed.
+    const gives = this.describe(i, c.kind === 'variable_amount' ? { ...c, kind: 'fixed_amount' } : c);
+    return html`<p class="view-title" id="lw-view" tabindex="-1">${i.t('redeemed')}</p><p class="sub">${[c.reward_name, gives].filter(Boolean).join(' · ')}</p>`;
   }
 
   codeBody(i) {
