@@ -172,6 +172,10 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 	birthday := fs.Int64("birthday-bonus", 0, "points on a shopper's birthday, once a year (0: none, and no birthday field)")
 	color := fs.String("widget-color", "", "the storefront widget's accent colour, #rrggbb")
 	position := fs.String("widget-position", "", "where the widget's launcher sits: bottom-right or bottom-left")
+	inactivity := fs.Int("inactivity-months", 0, "the whole balance expires after this many months without activity (0: off)")
+	warnDays := fs.String("warn-days", "", "days before points expire to warn the shopper, e.g. 14,3 (\"none\": no warnings)")
+	anniversary := fs.Int64("anniversary-bonus", 0, "points on the anniversary of joining, once a year")
+	messages := fs.String("messages", "", "messages the shop sends: any of welcome,earned,redeemed,expiring,birthday, or none")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -218,6 +222,22 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 			prog.Look.Color = strings.ToLower(*color)
 		case "widget-position":
 			prog.Look.Position = *position
+		case "inactivity-months":
+			prog.InactivityMonths = *inactivity
+		case "anniversary-bonus":
+			prog.AnniversaryBonus = *anniversary
+		case "warn-days":
+			days, err := parseWarnDays(*warnDays)
+			if err != nil {
+				flagErr = fmt.Errorf("--warn-days: %w", err)
+			}
+			prog.WarnDays = days
+		case "messages":
+			m, err := parseMessages(*messages)
+			if err != nil {
+				flagErr = fmt.Errorf("--messages: %w", err)
+			}
+			prog.Messages = m
 		default:
 			return
 		}
@@ -342,7 +362,9 @@ func printShop(ctx context.Context, d *deps, s app.Shop, out io.Writer) error {
 		p.EarnRate, s.Currency, p.Rounding, p.EarnOnShipping, p.EarnOnTax)
 	fmt.Fprintf(out, "                signup bonus %d, pending %d days, expiry %s, negative balances allowed: %t\n",
 		p.SignupBonus, p.PendingDays, days(p.ExpiryDays), p.AllowNegative)
-	fmt.Fprintf(out, "                birthday bonus %d\n  widget:       colour %s, launcher %s\n", p.BirthdayBonus, p.Look.Color, p.Look.Position)
+	fmt.Fprintf(out, "                birthday bonus %d, anniversary bonus %d, inactivity expiry %s, warnings %v days ahead\n",
+		p.BirthdayBonus, p.AnniversaryBonus, months(p.InactivityMonths), p.WarnDays)
+	fmt.Fprintf(out, "  messages:     %s\n  widget:       colour %s, launcher %s\n", messageList(p.Messages), p.Look.Color, p.Look.Position)
 	if s.Platform != app.WooCommerce {
 		return nil
 	}
@@ -471,6 +493,68 @@ func pointsCmd(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown points command %q: use show, history, adjust, redeem or birthday", command)
+}
+
+func months(n int) string {
+	if n == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("after %d months", n)
+}
+
+func messageList(m app.Messages) string {
+	var on []string
+	for _, msg := range []struct {
+		name string
+		on   bool
+	}{{"welcome", m.Welcome}, {"earned", m.Earned}, {"redeemed", m.Redeemed}, {"expiring", m.Expiring}, {"birthday", m.Birthday}} {
+		if msg.on {
+			on = append(on, msg.name)
+		}
+	}
+	if len(on) == 0 {
+		return "none"
+	}
+	return strings.Join(on, ", ")
+}
+
+func parseWarnDays(s string) ([]int, error) {
+	if s == "none" {
+		return nil, nil
+	}
+	var days []int
+	for _, part := range splitComma(s) {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number of days", part)
+		}
+		days = append(days, n)
+	}
+	return days, nil
+}
+
+func parseMessages(s string) (app.Messages, error) {
+	var m app.Messages
+	if s == "none" {
+		return m, nil
+	}
+	for _, name := range splitComma(s) {
+		switch name {
+		case "welcome":
+			m.Welcome = true
+		case "earned":
+			m.Earned = true
+		case "redeemed":
+			m.Redeemed = true
+		case "expiring":
+			m.Expiring = true
+		case "birthday":
+			m.Birthday = true
+		default:
+			return m, fmt.Errorf("unknown message %q: use welcome, earned, redeemed, expiring, birthday or none", name)
+		}
+	}
+	return m, nil
 }
 
 func cause(e app.Entry) string {

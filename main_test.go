@@ -433,6 +433,15 @@ func TestShopsConfigure(t *testing.T) {
 	if out := runCLI(t, env, addr, "audit", "--shop", testenv.ShopDomain); !strings.Contains(out, "anna@acme.test") || !strings.Contains(out, "earn-rate=2.5") {
 		t.Fatalf("the change is not in the audit log:\n%s", out)
 	}
+	out = runCLI(t, env, addr, "shops", "configure", "--shop", testenv.ShopDomain, "--by", "anna@acme.test", "--expiry-days", "0",
+		"--inactivity-months", "18", "--warn-days", "30,7", "--birthday-bonus", "100", "--anniversary-bonus", "50",
+		"--messages", "welcome,expiring", "--widget-color", "#AA3355", "--widget-position", "bottom-left")
+	for _, want := range []string{"birthday bonus 100, anniversary bonus 50, inactivity expiry after 18 months, warnings [30 7] days ahead",
+		"messages:     welcome, expiring", "colour #aa3355, launcher bottom-left"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("configure output lacks %q:\n%s", want, out)
+		}
+	}
 	cmd := exec.Command(binary, "shops", "configure", "--shop", testenv.ShopDomain, "--by", "anna", "--rounding", "banker")
 	cmd.Env = environment(env, addr)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "rounding must be") {

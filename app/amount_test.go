@@ -137,6 +137,21 @@ func TestProgramValidate(t *testing.T) {
 		{Rounding: RoundFloor, PendingDays: -1},
 		{Rounding: RoundFloor, SignupBonus: -5},
 	}
+	edits := []func(*Program){
+		func(p *Program) { p.ExpiryDays, p.InactivityMonths = 365, 12 },
+		func(p *Program) { p.InactivityMonths = 121 },
+		func(p *Program) { p.WarnDays = []int{0} },
+		func(p *Program) { p.WarnDays = []int{30, 14, 7, 3, 2, 1} },
+		func(p *Program) { p.AnniversaryBonus = -1 },
+		func(p *Program) { p.BirthdayBonus = -1 },
+		func(p *Program) { p.Look.Color = "red" },
+		func(p *Program) { p.Look.Position = "top-left" },
+	}
+	for _, edit := range edits {
+		p := DefaultProgram(1)
+		edit(&p)
+		bad = append(bad, p)
+	}
 	for _, p := range bad {
 		if err := p.Validate(); ErrorCode(err) != EInvalid {
 			t.Errorf("Validate(%+v) = %v, want an invalid error", p, err)

@@ -77,9 +77,35 @@ type Program struct {
 	// BirthdayBonus is given once a year on a shopper's birthday; 0 means
 	// the program has none, and the widget asks no one for a birthday.
 	BirthdayBonus int64
+	// InactivityMonths makes the whole balance expire after that many months
+	// without activity; 0 means off. A program expires points one way:
+	// per lot (ExpiryDays), by inactivity, or never.
+	InactivityMonths int
+	// WarnDays are how many days ahead a shopper is warned that points
+	// expire, once per lot and threshold.
+	WarnDays []int
+	// AnniversaryBonus is given once a year on the anniversary of joining.
+	AnniversaryBonus int64
+	// Messages says which messages the shop sends its shoppers.
+	Messages Messages
 	// Look is how the storefront widget presents the program.
 	Look WidgetLook
 }
+
+// Messages are the messages a merchant may switch off one by one.
+type Messages struct {
+	Welcome  bool
+	Earned   bool
+	Redeemed bool
+	Expiring bool
+	Birthday bool
+}
+
+// AllMessages sends every message.
+var AllMessages = Messages{Welcome: true, Earned: true, Redeemed: true, Expiring: true, Birthday: true}
+
+// DefaultWarnDays warn two weeks ahead and again three days ahead.
+var DefaultWarnDays = []int{14, 3}
 
 // WidgetLook is the merchant's choice of how the storefront widget looks.
 type WidgetLook struct {
@@ -108,7 +134,8 @@ func (l WidgetLook) Validate() error {
 // DefaultProgram is the program a new shop starts with: one point per unit of
 // currency, on merchandise only, rounded down, available at once.
 func DefaultProgram(shopID int64) Program {
-	return Program{ShopID: shopID, EarnRate: Rate(AmountScale), Rounding: RoundFloor, RestoreExpiredCodes: true, Look: DefaultLook}
+	return Program{ShopID: shopID, EarnRate: Rate(AmountScale), Rounding: RoundFloor, RestoreExpiredCodes: true, Look: DefaultLook,
+		WarnDays: DefaultWarnDays, Messages: AllMessages}
 }
 
 // Validate reports the first rule a program breaks.
@@ -124,8 +151,19 @@ func (p Program) Validate() error {
 		return Errorf(EInvalid, "pending days must be between 0 and 365")
 	case p.ExpiryDays < 0 || p.ExpiryDays > 3650:
 		return Errorf(EInvalid, "expiry days must be between 0 and 3650")
-	case p.BirthdayBonus < 0:
-		return Errorf(EInvalid, "birthday bonus must not be negative")
+	case p.BirthdayBonus < 0 || p.AnniversaryBonus < 0:
+		return Errorf(EInvalid, "birthday and anniversary bonuses must not be negative")
+	case p.InactivityMonths < 0 || p.InactivityMonths > 120:
+		return Errorf(EInvalid, "inactivity months must be between 0 and 120")
+	case p.InactivityMonths > 0 && p.ExpiryDays > 0:
+		return Errorf(EInvalid, "points expire one way: per lot after expiry days, or by inactivity, not both")
+	case len(p.WarnDays) > 5:
+		return Errorf(EInvalid, "at most 5 expiry warnings")
+	}
+	for _, d := range p.WarnDays {
+		if d < 1 || d > 365 {
+			return Errorf(EInvalid, "an expiry warning comes 1 to 365 days ahead, not %d", d)
+		}
 	}
 	return p.Look.Validate()
 }

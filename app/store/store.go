@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +32,41 @@ type Options struct {
 type Store struct {
 	db   *gorm.DB
 	keys *Keyring
+	// observers hear which customers each transaction changed.
+	observers []func(ctx context.Context, changed []CustomerKey)
+}
+
+// CustomerKey names a customer whose records a transaction changed, with
+// the shop and platform id the storefront widget asks for them by.
+type CustomerKey struct {
+	ShopID     int64
+	CustomerID int64
+	PlatformID string
+}
+
+// OnLedgerChange registers f to hear, once a transaction that wrote
+// customers' ledger entries, lots, balances or details has ended, which
+// customers those were: every such write goes through the transaction's
+// Post, LockCustomer or LockCustomerByID, or a privacy redaction, which
+// record the customer, so no change can slip past a cache that listens
+// here. f runs on the writer's goroutine after the commit (also after a
+// failed one, whose outcome may be unknown: a needless invalidation costs
+// one read); it must be quick and cannot fail the write. Register
+// observers before the store is used.
+func (s *Store) OnLedgerChange(f func(ctx context.Context, changed []CustomerKey)) {
+	s.observers = append(s.observers, f)
+}
+
+func (s *Store) notify(ctx context.Context, changed []CustomerKey) {
+	if len(changed) == 0 {
+		return
+	}
+	// The write is done even if its request is ending: its invalidation
+	// must still happen.
+	ctx = context.WithoutCancel(ctx)
+	for _, f := range s.observers {
+		f(ctx, changed)
+	}
 }
 
 var _ app.Store = (*Store)(nil)
@@ -94,9 +131,12 @@ func (s *Store) SQL() *sql.DB {
 
 // InTx runs fn in a transaction, committed when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(app.Tx) error) error {
+	t := &ledgerTx{}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&ledgerTx{db: tx})
+		t.db = tx
+		return fn(t)
 	})
+	s.notify(ctx, t.changed())
 	return translate(err)
 }
 
@@ -222,27 +262,63 @@ type programRow struct {
 	BirthdayBonus       int64
 	WidgetColor         string
 	WidgetPosition      string
+	InactivityMonths    int
+	ExpiryWarningDays   string
+	AnniversaryBonus    int64
+	NotifyWelcome       bool
+	NotifyEarned        bool
+	NotifyRedeemed      bool
+	NotifyExpiring      bool
+	NotifyBirthday      bool
 }
+
+func (r programRow) toApp() app.Program {
+	return app.Program{ShopID: r.ShopID, EarnRate: app.Rate(r.EarnRate), EarnOnShipping: r.EarnOnShipping,
+		EarnOnTax: r.EarnOnTax, SignupBonus: r.SignupBonus, Rounding: app.Rounding(r.Rounding),
+		AllowNegative: r.AllowNegative, PendingDays: r.PendingDays, ExpiryDays: r.ExpiryDays,
+		RestoreExpiredCodes: r.RestoreExpiredCodes, RestoreOnRefund: r.RestoreOnRefund, RewardPartEarns: r.RewardPartEarns,
+		BirthdayBonus: r.BirthdayBonus, Look: app.WidgetLook{Color: r.WidgetColor, Position: r.WidgetPosition},
+		InactivityMonths: r.InactivityMonths, WarnDays: parseDays(r.ExpiryWarningDays), AnniversaryBonus: r.AnniversaryBonus,
+		Messages: app.Messages{Welcome: r.NotifyWelcome, Earned: r.NotifyEarned, Redeemed: r.NotifyRedeemed,
+			Expiring: r.NotifyExpiring, Birthday: r.NotifyBirthday}}
+}
+
+// parseDays reads the "14,3" the CHECK constraint admits.
+func parseDays(s string) []int {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(part); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func formatDays(days []int) string {
+	parts := make([]string, len(days))
+	for i, d := range days {
+		parts[i] = strconv.Itoa(d)
+	}
+	return strings.Join(parts, ",")
+}
+
+// programColumns are read and written in this order.
+const programColumns = `shop_id, earn_rate, earn_on_shipping, earn_on_tax, signup_bonus,
+	rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns,
+	birthday_bonus, widget_color, widget_position, inactivity_months, expiry_warning_days, anniversary_bonus,
+	notify_welcome, notify_earned, notify_redeemed, notify_expiring, notify_birthday`
 
 // Program returns a shop's loyalty rules.
 func (s *Store) Program(ctx context.Context, shopID int64) (app.Program, error) {
 	var rows []programRow
-	err := s.db.WithContext(ctx).Raw(`SELECT shop_id, earn_rate, earn_on_shipping, earn_on_tax, signup_bonus,
-		rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns,
-		birthday_bonus, widget_color, widget_position
-		FROM programs WHERE shop_id = ?`, shopID).Scan(&rows).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT `+programColumns+` FROM programs WHERE shop_id = ?`, shopID).Scan(&rows).Error
 	if err != nil {
 		return app.Program{}, translate(err)
 	}
 	if len(rows) == 0 {
 		return app.Program{}, app.Errorf(app.ENotFound, "shop %d has no program", shopID)
 	}
-	r := rows[0]
-	return app.Program{ShopID: r.ShopID, EarnRate: app.Rate(r.EarnRate), EarnOnShipping: r.EarnOnShipping,
-		EarnOnTax: r.EarnOnTax, SignupBonus: r.SignupBonus, Rounding: app.Rounding(r.Rounding),
-		AllowNegative: r.AllowNegative, PendingDays: r.PendingDays, ExpiryDays: r.ExpiryDays,
-		RestoreExpiredCodes: r.RestoreExpiredCodes, RestoreOnRefund: r.RestoreOnRefund, RewardPartEarns: r.RewardPartEarns,
-		BirthdayBonus: r.BirthdayBonus, Look: app.WidgetLook{Color: r.WidgetColor, Position: r.WidgetPosition}}, nil
+	return rows[0].toApp(), nil
 }
 
 // SaveProgram stores a shop's loyalty rules.
@@ -255,10 +331,9 @@ func saveProgram(db *gorm.DB, p app.Program) error {
 	if look == (app.WidgetLook{}) {
 		look = app.DefaultLook
 	}
-	return db.Exec(`INSERT INTO programs (shop_id, earn_rate, earn_on_shipping, earn_on_tax, signup_bonus,
-			rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns,
-			birthday_bonus, widget_color, widget_position)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	m := p.Messages
+	return db.Exec(`INSERT INTO programs (`+programColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (shop_id) DO UPDATE SET earn_rate = EXCLUDED.earn_rate,
 			earn_on_shipping = EXCLUDED.earn_on_shipping, earn_on_tax = EXCLUDED.earn_on_tax,
 			signup_bonus = EXCLUDED.signup_bonus, rounding = EXCLUDED.rounding,
@@ -266,8 +341,13 @@ func saveProgram(db *gorm.DB, p app.Program) error {
 			expiry_days = EXCLUDED.expiry_days, restore_expired_codes = EXCLUDED.restore_expired_codes,
 			restore_on_refund = EXCLUDED.restore_on_refund, reward_part_earns = EXCLUDED.reward_part_earns,
 			birthday_bonus = EXCLUDED.birthday_bonus, widget_color = EXCLUDED.widget_color,
-			widget_position = EXCLUDED.widget_position, updated_at = now()`,
+			widget_position = EXCLUDED.widget_position, inactivity_months = EXCLUDED.inactivity_months,
+			expiry_warning_days = EXCLUDED.expiry_warning_days, anniversary_bonus = EXCLUDED.anniversary_bonus,
+			notify_welcome = EXCLUDED.notify_welcome, notify_earned = EXCLUDED.notify_earned,
+			notify_redeemed = EXCLUDED.notify_redeemed, notify_expiring = EXCLUDED.notify_expiring,
+			notify_birthday = EXCLUDED.notify_birthday, updated_at = now()`,
 		p.ShopID, int64(p.EarnRate), p.EarnOnShipping, p.EarnOnTax, p.SignupBonus,
 		string(p.Rounding), p.AllowNegative, p.PendingDays, p.ExpiryDays, p.RestoreExpiredCodes, p.RestoreOnRefund, p.RewardPartEarns,
-		p.BirthdayBonus, look.Color, look.Position).Error
+		p.BirthdayBonus, look.Color, look.Position, p.InactivityMonths, formatDays(p.WarnDays), p.AnniversaryBonus,
+		m.Welcome, m.Earned, m.Redeemed, m.Expiring, m.Birthday).Error
 }
