@@ -35,6 +35,7 @@ type Store interface {
 	PrivacyStore
 	Connector
 	RewardStore
+	NotificationStore
 }
 
 // Tx is what a ledger transaction can do. Lock order is always order before
@@ -98,6 +99,10 @@ func (d Discrepancy) String() string {
 type Service struct {
 	store Store
 	now   func() time.Time
+
+	// notices hands new notifications to the workers; nil: they wait for
+	// the outbox sweep.
+	notices NoticeQueue
 }
 
 // NewService returns a service over store; now is the clock (time.Now in

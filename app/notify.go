@@ -1,0 +1,325 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MessageKind is which message a shopper is sent.
+type MessageKind string
+
+// The messages a shop sends. Each can be switched off in Program.Messages.
+const (
+	MessageWelcome  MessageKind = "welcome"
+	MessageEarned   MessageKind = "earned"
+	MessageRedeemed MessageKind = "redeemed"
+	MessageExpiring MessageKind = "expiring"
+	MessageBirthday MessageKind = "birthday"
+)
+
+// MessageKinds lists every kind of message, in the order support reads them.
+var MessageKinds = []MessageKind{MessageWelcome, MessageEarned, MessageRedeemed, MessageExpiring, MessageBirthday}
+
+// Valid reports whether k is a message the app knows how to write.
+func (k MessageKind) Valid() bool {
+	for _, m := range MessageKinds {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+// On reports whether the shop's switches let this kind of message go out.
+func (m Messages) On(k MessageKind) bool {
+	switch k {
+	case MessageWelcome:
+		return m.Welcome
+	case MessageEarned:
+		return m.Earned
+	case MessageRedeemed:
+		return m.Redeemed
+	case MessageExpiring:
+		return m.Expiring
+	case MessageBirthday:
+		return m.Birthday
+	}
+	return false
+}
+
+// Notice asks for one message to a shopper. It carries what the message
+// says; who it goes to, in which language and with which look is settled
+// when it is recorded and sent.
+type Notice struct {
+	Kind       MessageKind
+	CustomerID int64  // internal customer id
+	Points     int64  // earned / expiring / bonus points, when it applies
+	Code       string // redeemed: the reward code
+	RewardName string
+	On         time.Time // expiring: the day points expire
+	// Key makes the notice once-only: the same key never sends twice, e.g.
+	// "expiring:<lot id>:14", "earned:<entry id>", "birthday:<customer>:<year>",
+	// "welcome:<customer>".
+	Key string
+}
+
+// NotificationStatus is where a recorded message is in its life.
+type NotificationStatus string
+
+// Notification statuses. Queued messages are waiting for (another) try;
+// the others are final.
+const (
+	NotificationQueued NotificationStatus = "queued"
+	NotificationSent   NotificationStatus = "sent"
+	// NotificationFailed: temporary trouble outlasted every retry.
+	NotificationFailed NotificationStatus = "failed"
+	// NotificationArchived: the mail server refused it for good (a bad
+	// address, a rejected recipient); it is kept for support, never retried.
+	NotificationArchived NotificationStatus = "archived"
+	// NotificationSkipped: it was never to be sent (switched off by the
+	// merchant, the shopper unsubscribed, no email address).
+	NotificationSkipped NotificationStatus = "skipped"
+)
+
+// Notification is a notice as recorded: the outbox row and, for support,
+// what was sent to whom, when, and how it went.
+type Notification struct {
+	ID         int64
+	ShopID     int64
+	CustomerID int64
+	Notice     Notice
+	// Email and Locale are the customer's at the time the notice was made.
+	Email     string
+	Locale    string
+	Status    NotificationStatus
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+	SentAt    *time.Time
+}
+
+// NotificationAttempt is one try at sending a notification, or the
+// decision not to.
+type NotificationAttempt struct {
+	NotificationID int64
+	At             time.Time
+	Status         NotificationStatus // the status the attempt left it in
+	Detail         string
+}
+
+// NotificationStore keeps notifications, their attempts and who
+// unsubscribed.
+type NotificationStore interface {
+	// AddNotification records a notification, or reports false and the
+	// earlier one when the shop already has one with the same key.
+	AddNotification(ctx context.Context, n Notification) (Notification, bool, error)
+	// Notification returns a notification with its shop.
+	Notification(ctx context.Context, id int64) (Shop, Notification, error)
+	// RecordAttempt appends an attempt and moves the notification to the
+	// attempt's status, counting tries that reached the mail server.
+	RecordAttempt(ctx context.Context, a NotificationAttempt) error
+	// QueuedNotifications lists notifications still queued that were made
+	// before the given time, oldest first, with their shops.
+	QueuedNotifications(ctx context.Context, before time.Time, limit int) ([]Shop, []Notification, error)
+	// Notifications lists a shop's latest notifications, of one customer
+	// when customerID is not 0.
+	Notifications(ctx context.Context, shopID, customerID int64, limit int) ([]Notification, error)
+	NotificationAttempts(ctx context.Context, notificationID int64) ([]NotificationAttempt, error)
+	// Unsubscribe stops all messages to a customer; it keeps the first date.
+	Unsubscribe(ctx context.Context, shopID, customerID int64, at time.Time) error
+	// Unsubscribed returns when a customer unsubscribed, or nil.
+	Unsubscribed(ctx context.Context, shopID, customerID int64) (*time.Time, error)
+}
+
+// NoticeQueue hands a recorded notification to the workers that send it.
+// It may fail (Redis down): the notification stays queued in the database
+// and the outbox sweep hands it over later.
+type NoticeQueue interface {
+	QueueNotice(ctx context.Context, shop Shop, n Notification) error
+}
+
+// Mail is everything a message needs to be written and sent.
+type Mail struct {
+	Notification Notification
+	Shop         Shop
+	Customer     Customer
+	Look         WidgetLook
+}
+
+// Mailer writes and sends messages. It wraps ErrUndeliverable around
+// refusals no retry will fix.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// ErrUndeliverable marks a message the mail server refused for good.
+var ErrUndeliverable = errors.New("undeliverable")
+
+// WithNoticeQueue makes Notify hand new notifications to q at once.
+// Without one they wait for the outbox sweep.
+func (s *Service) WithNoticeQueue(q NoticeQueue) *Service {
+	s.notices = q
+	return s
+}
+
+// Skip reasons recorded on notifications that are not sent.
+const (
+	skipSwitchedOff = "the shop does not send this message"
+	skipUnsub       = "the shopper unsubscribed"
+	skipNoEmail     = "the shopper has no email address"
+	skipInactive    = "the shop is not active"
+)
+
+// Notify records a message to a customer once per key and queues it. It
+// reports false when nothing is to be sent: the key was used before, the
+// shop switched this message off, the customer unsubscribed or has no
+// email address (those are recorded as skipped, so support can see why).
+// Callers call it after their own work committed; a failure here never
+// undoes theirs, and calling again with the same key is always safe.
+func (s *Service) Notify(ctx context.Context, shop Shop, n Notice) (queued bool, err error) {
+	n.Key = strings.TrimSpace(n.Key)
+	switch {
+	case !n.Kind.Valid():
+		return false, Errorf(EInvalid, "unknown message kind %q", n.Kind)
+	case n.Key == "":
+		return false, Errorf(EInvalid, "a notice needs a key")
+	case n.CustomerID == 0:
+		return false, Errorf(EInvalid, "a notice needs a customer")
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+	}
+	c, err := s.store.CustomerByID(ctx, shop.ID, n.CustomerID)
+	if err != nil {
+		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+	}
+	skip, err := s.whyNotSend(ctx, shop, prog, c, n.Kind)
+	if err != nil {
+		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+	}
+	row := Notification{ShopID: shop.ID, CustomerID: c.ID, Notice: n, Email: c.Email, Locale: c.Locale,
+		Status: NotificationQueued, LastError: skip, CreatedAt: s.now()}
+	if skip != "" {
+		row.Status = NotificationSkipped
+	}
+	row, added, err := s.store.AddNotification(ctx, row)
+	if err != nil {
+		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+	}
+	if !added || row.Status != NotificationQueued {
+		return false, nil
+	}
+	if s.notices != nil {
+		// The row is the outbox: if the queue is down, the sweep sends it.
+		_ = s.notices.QueueNotice(ctx, shop, row)
+	}
+	return true, nil
+}
+
+// whyNotSend says why a message must not go out, or "" when it may.
+func (s *Service) whyNotSend(ctx context.Context, shop Shop, prog Program, c Customer, kind MessageKind) (string, error) {
+	switch {
+	case !shop.Active():
+		return skipInactive, nil
+	case !prog.Messages.On(kind):
+		return skipSwitchedOff, nil
+	case strings.TrimSpace(c.Email) == "":
+		return skipNoEmail, nil
+	}
+	unsub, err := s.store.Unsubscribed(ctx, shop.ID, c.ID)
+	if err != nil {
+		return "", err
+	}
+	if unsub != nil {
+		return skipUnsub, nil
+	}
+	return "", nil
+}
+
+// DeliverNotice sends a queued notification and records the attempt. The
+// rules are checked again at sending time (the merchant or the shopper may
+// have changed their mind since). A temporary failure is returned so the
+// caller retries, and recorded as failed for good when lastTry; a refusal
+// for good archives the notification and returns nil. A notification no
+// longer queued is left alone, so running it twice sends once.
+func (s *Service) DeliverNotice(ctx context.Context, id int64, mailer Mailer, lastTry bool) (Notification, error) {
+	shop, n, err := s.store.Notification(ctx, id)
+	if err != nil {
+		return Notification{}, err
+	}
+	if n.Status != NotificationQueued {
+		return n, nil
+	}
+	record := func(status NotificationStatus, detail string) (Notification, error) {
+		n.Status, n.LastError = status, detail
+		return n, s.store.RecordAttempt(ctx, NotificationAttempt{NotificationID: n.ID, At: s.now(), Status: status, Detail: detail})
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return n, err
+	}
+	c, err := s.store.CustomerByID(ctx, shop.ID, n.CustomerID)
+	if err != nil {
+		return n, err
+	}
+	skip, err := s.whyNotSend(ctx, shop, prog, c, n.Notice.Kind)
+	if err != nil {
+		return n, err
+	}
+	if skip == "" && strings.TrimSpace(n.Email) == "" {
+		skip = skipNoEmail
+	}
+	if skip != "" {
+		return record(NotificationSkipped, skip)
+	}
+	err = mailer.Send(ctx, Mail{Notification: n, Shop: shop, Customer: c, Look: prog.Look})
+	switch {
+	case err == nil:
+		return record(NotificationSent, "sent to "+n.Email)
+	case errors.Is(err, ErrUndeliverable):
+		return record(NotificationArchived, err.Error())
+	case lastTry:
+		return record(NotificationFailed, "gave up after retries: "+err.Error())
+	}
+	if _, rerr := record(NotificationQueued, err.Error()); rerr != nil {
+		return n, errors.Join(err, rerr)
+	}
+	return n, err
+}
+
+// QueuedNotifications lists notifications waiting to be sent that were made
+// before the given time, for the outbox sweep.
+func (s *Service) QueuedNotifications(ctx context.Context, before time.Time, limit int) ([]Shop, []Notification, error) {
+	return s.store.QueuedNotifications(ctx, before, limit)
+}
+
+// Notifications lists a shop's latest notifications for support, of one
+// customer (by platform id) when customerID is not empty.
+func (s *Service) Notifications(ctx context.Context, shop Shop, customerID string, limit int) ([]Notification, error) {
+	var id int64
+	if customerID != "" {
+		c, err := s.store.CustomerByPlatformID(ctx, shop.ID, customerID)
+		if err != nil {
+			return nil, err
+		}
+		id = c.ID
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	return s.store.Notifications(ctx, shop.ID, id, limit)
+}
+
+// NotificationAttempts lists every try at sending a notification, oldest first.
+func (s *Service) NotificationAttempts(ctx context.Context, id int64) ([]NotificationAttempt, error) {
+	return s.store.NotificationAttempts(ctx, id)
+}
+
+// Unsubscribe stops every message of a shop to one of its customers.
+func (s *Service) Unsubscribe(ctx context.Context, shopID, customerID int64) error {
+	return s.store.Unsubscribe(ctx, shopID, customerID, s.now())
+}

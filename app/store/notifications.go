@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"loyalty/app"
+)
+
+// noticeData is what a notification says, kept as jsonb.
+type noticeData struct {
+	Points     int64      `json:"points,omitempty"`
+	Code       string     `json:"code,omitempty"`
+	RewardName string     `json:"reward_name,omitempty"`
+	On         *time.Time `json:"on,omitempty"`
+}
+
+type notificationRow struct {
+	ID         int64
+	ShopID     int64
+	CustomerID int64
+	Kind       string
+	Key        string
+	Data       []byte
+	Email      string
+	Locale     string
+	Status     string
+	Attempts   int
+	LastError  string
+	CreatedAt  time.Time
+	SentAt     *time.Time
+}
+
+const notificationColumns = `id, shop_id, customer_id, kind, key, data, email, locale, status, attempts, last_error, created_at, sent_at`
+
+func (r notificationRow) toApp() app.Notification {
+	var d noticeData
+	_ = json.Unmarshal(r.Data, &d) // written by this file only
+	n := app.Notification{ID: r.ID, ShopID: r.ShopID, CustomerID: r.CustomerID,
+		Notice: app.Notice{Kind: app.MessageKind(r.Kind), CustomerID: r.CustomerID, Points: d.Points, Code: d.Code,
+			RewardName: d.RewardName, Key: r.Key},
+		Email: r.Email, Locale: r.Locale, Status: app.NotificationStatus(r.Status), Attempts: r.Attempts,
+		LastError: r.LastError, CreatedAt: r.CreatedAt, SentAt: r.SentAt}
+	if d.On != nil {
+		n.Notice.On = *d.On
+	}
+	return n
+}
+
+// AddNotification records a notification once per shop and key.
+func (s *Store) AddNotification(ctx context.Context, n app.Notification) (app.Notification, bool, error) {
+	d := noticeData{Points: n.Notice.Points, Code: n.Notice.Code, RewardName: n.Notice.RewardName}
+	if !n.Notice.On.IsZero() {
+		on := n.Notice.On
+		d.On = &on
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return app.Notification{}, false, fmt.Errorf("encode notice: %w", err)
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = time.Now()
+	}
+	var added bool
+	var row notificationRow
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rows []notificationRow
+		if err := tx.Raw(`INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns,
+			n.ShopID, n.CustomerID, string(n.Notice.Kind), n.Notice.Key, string(data), n.Email, n.Locale, string(n.Status),
+			n.LastError, n.CreatedAt).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 1 {
+			added, row = true, rows[0]
+			if n.Status == app.NotificationSkipped {
+				// The decision not to send is an attempt support wants to see.
+				return tx.Exec(`INSERT INTO notification_attempts (notification_id, at, status, detail) VALUES (?, ?, 'skipped', ?)`,
+					row.ID, n.CreatedAt, n.LastError).Error
+			}
+			return nil
+		}
+		return tx.Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ? AND key = ?`,
+			n.ShopID, n.Notice.Key).Scan(&row).Error
+	})
+	if err != nil {
+		return app.Notification{}, false, translate(err)
+	}
+	return row.toApp(), added, nil
+}
+
+// Notification returns a notification with its shop.
+func (s *Store) Notification(ctx context.Context, id int64) (app.Shop, app.Notification, error) {
+	var rows []notificationRow
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumns+` FROM notifications WHERE id = ?`, id).Scan(&rows).Error; err != nil {
+		return app.Shop{}, app.Notification{}, translate(err)
+	}
+	if len(rows) == 0 {
+		return app.Shop{}, app.Notification{}, app.Errorf(app.ENotFound, "no notification %d", id)
+	}
+	shop, err := s.shopByID(ctx, rows[0].ShopID)
+	if err != nil {
+		return app.Shop{}, app.Notification{}, err
+	}
+	return shop, rows[0].toApp(), nil
+}
+
+func (s *Store) shopByID(ctx context.Context, id int64) (app.Shop, error) {
+	var rows []shopRow
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+shopColumns+` FROM shops WHERE id = ?`, id).Scan(&rows).Error; err != nil {
+		return app.Shop{}, translate(err)
+	}
+	if len(rows) == 0 {
+		return app.Shop{}, app.Errorf(app.ENotFound, "no shop %d", id)
+	}
+	return rows[0].toApp(), nil
+}
+
+// RecordAttempt appends an attempt and moves its notification to the
+// attempt's status. Only a queued notification moves: an attempt that lost
+// a race with another worker is still recorded, but cannot undo a send.
+func (s *Store) RecordAttempt(ctx context.Context, a app.NotificationAttempt) error {
+	counts := 1
+	if a.Status == app.NotificationSkipped {
+		counts = 0 // nothing reached for the mail server
+	}
+	var sentAt *time.Time
+	if a.Status == app.NotificationSent {
+		sentAt = &a.At
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO notification_attempts (notification_id, at, status, detail) VALUES (?, ?, ?, ?)`,
+			a.NotificationID, a.At, string(a.Status), a.Detail).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE notifications SET status = ?, attempts = attempts + ?, last_error = ?, sent_at = ?, updated_at = now()
+			WHERE id = ? AND status = 'queued'`, string(a.Status), counts, lastError(a), sentAt, a.NotificationID).Error
+	})
+	return translate(err)
+}
+
+// lastError keeps the reason a notification was not sent; a sent one has none.
+func lastError(a app.NotificationAttempt) string {
+	if a.Status == app.NotificationSent {
+		return ""
+	}
+	return a.Detail
+}
+
+// QueuedNotifications lists notifications still waiting, oldest first.
+func (s *Store) QueuedNotifications(ctx context.Context, before time.Time, limit int) ([]app.Shop, []app.Notification, error) {
+	var rows []notificationRow
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumns+` FROM notifications
+		WHERE status = 'queued' AND created_at < ? ORDER BY created_at, id LIMIT ?`, before, limit).Scan(&rows).Error; err != nil {
+		return nil, nil, translate(err)
+	}
+	shops := make([]app.Shop, len(rows))
+	out := make([]app.Notification, len(rows))
+	byID := map[int64]app.Shop{}
+	for i, r := range rows {
+		shop, ok := byID[r.ShopID]
+		if !ok {
+			var err error
+			if shop, err = s.shopByID(ctx, r.ShopID); err != nil {
+				return nil, nil, err
+			}
+			byID[r.ShopID] = shop
+		}
+		shops[i], out[i] = shop, r.toApp()
+	}
+	return shops, out, nil
+}
+
+// Notifications lists a shop's latest notifications, newest first.
+func (s *Store) Notifications(ctx context.Context, shopID, customerID int64, limit int) ([]app.Notification, error) {
+	q := s.db.WithContext(ctx)
+	var rows []notificationRow
+	var err error
+	if customerID != 0 {
+		err = q.Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ? AND customer_id = ?
+			ORDER BY id DESC LIMIT ?`, shopID, customerID, limit).Scan(&rows).Error
+	} else {
+		err = q.Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ?
+			ORDER BY id DESC LIMIT ?`, shopID, limit).Scan(&rows).Error
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = r.toApp()
+	}
+	return out, nil
+}
+
+// NotificationAttempts lists a notification's attempts, oldest first.
+func (s *Store) NotificationAttempts(ctx context.Context, notificationID int64) ([]app.NotificationAttempt, error) {
+	var rows []struct {
+		NotificationID int64
+		At             time.Time
+		Status         string
+		Detail         string
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT notification_id, at, status, detail FROM notification_attempts
+		WHERE notification_id = ? ORDER BY id`, notificationID).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.NotificationAttempt, len(rows))
+	for i, r := range rows {
+		out[i] = app.NotificationAttempt{NotificationID: r.NotificationID, At: r.At, Status: app.NotificationStatus(r.Status), Detail: r.Detail}
+	}
+	return out, nil
+}
+
+// Unsubscribe records that a customer wants no more messages; the first
+// date is kept.
+func (s *Store) Unsubscribe(ctx context.Context, shopID, customerID int64, at time.Time) error {
+	res := s.db.WithContext(ctx).Exec(`UPDATE customers SET unsubscribed_at = coalesce(unsubscribed_at, ?)
+		WHERE shop_id = ? AND id = ?`, at, shopID, customerID)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return app.Errorf(app.ENotFound, "no customer %d in this shop", customerID)
+	}
+	return nil
+}
+
+// Unsubscribed returns when a customer unsubscribed, or nil.
+func (s *Store) Unsubscribed(ctx context.Context, shopID, customerID int64) (*time.Time, error) {
+	var rows []struct{ UnsubscribedAt *time.Time }
+	if err := s.db.WithContext(ctx).Raw(`SELECT unsubscribed_at FROM customers WHERE shop_id = ? AND id = ?`,
+		shopID, customerID).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(rows) == 0 {
+		return nil, app.Errorf(app.ENotFound, "no customer %d in this shop", customerID)
+	}
+	return rows[0].UnsubscribedAt, nil
+}
