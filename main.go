@@ -140,7 +140,17 @@ func open(ctx context.Context) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deps{cfg: cfg, store: st, svc: app.NewService(st, time.Now)}, nil
+	// The widget's balance reads come from a Redis cache that every ledger
+	// change invalidates, whichever process makes it (server, worker or a
+	// support command): so every process listens to its store.
+	rdb, err := redisClient(ctx, cfg.Redis.URL, true)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	views := store.NewViewCache(rdb, newLogger(cfg.Log, os.Stderr))
+	st.OnLedgerChange(views.Invalidate)
+	return &deps{cfg: cfg, store: st, svc: app.NewService(st, time.Now).WithViewCache(views)}, nil
 }
 
 // redisClient connects to Redis. Intake's client fails fast, so that a

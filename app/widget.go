@@ -43,6 +43,56 @@ const expiringWindow = 90 * 24 * time.Hour
 // historyLength is how many ledger entries the widget shows.
 const historyLength = 20
 
+// snapshotLife is how long a cached snapshot may stand in for the store.
+// Its lots reach this far past the expiring window, so the window slides
+// over them as time passes without a new read.
+const snapshotLife = time.Hour
+
+// CustomerSnapshot is the shopper's own part of a widget view, as read from
+// the store at ReadAt: what a ViewCache keeps between changes.
+type CustomerSnapshot struct {
+	// Customer has ID 0 for a signed-in shopper the ledger has not met.
+	Customer Customer
+	// History is the latest entries, newest first.
+	History []Entry
+	// Expiring are the lots with points left that expire within
+	// expiringWindow+snapshotLife of ReadAt, soonest first.
+	Expiring []LotExpiry
+	ReadAt   time.Time
+}
+
+// LotExpiry is what a lot still holds and when it expires.
+type LotExpiry struct {
+	Points    int64
+	ExpiresAt time.Time
+}
+
+// ViewToken is what a shopper's records were when a read of them began;
+// only the ViewCache that issued it reads it. Empty means do not save.
+type ViewToken string
+
+// ViewCache keeps customer snapshots between changes, so that showing the
+// widget costs no ledger queries. The store tells the cache about every
+// change to a customer's ledger, lots, balance or details once it is
+// committed; a snapshot read while a change lands is refused by Save, so a
+// stale one is never kept. A cache that cannot be reached reports misses
+// and drops saves: the store stays the truth.
+type ViewCache interface {
+	// Load returns the snapshot kept for a shop's shopper (by the platform's
+	// id) and whether there was one. On a miss, the token is what Save needs.
+	Load(ctx context.Context, shopID int64, platformID string) (CustomerSnapshot, ViewToken, bool)
+	// Save keeps a snapshot read from the store after Load returned token,
+	// unless the shopper's records changed since.
+	Save(ctx context.Context, shopID int64, platformID string, token ViewToken, snap CustomerSnapshot)
+}
+
+// WithViewCache makes CustomerView read shoppers' snapshots through c; nil
+// (the default) reads the store every time.
+func (s *Service) WithViewCache(c ViewCache) *Service {
+	s.views = c
+	return s
+}
+
 // CustomerView gathers what the widget shows. customerID is the platform's
 // id of the signed-in shopper, empty for a guest; the caller must have
 // verified it (a signed app proxy request or a signed identity).
@@ -60,25 +110,15 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 	}
 	v := CustomerView{Shop: shop, Program: prog}
 	if customerID != "" {
-		c, err := s.store.CustomerByPlatformID(ctx, shop.ID, customerID)
-		switch {
-		case ErrorCode(err) == ENotFound:
-			c = Customer{ShopID: shop.ID, PlatformID: customerID}
-		case err != nil:
+		now := s.now()
+		snap, err := s.customerSnapshot(ctx, shop, customerID, now)
+		if err != nil {
 			return CustomerView{}, err
 		}
+		c := snap.Customer
 		v.Customer = &c
-		if c.ID != 0 {
-			if v.History, err = s.store.Entries(ctx, shop.ID, c.ID, historyLength); err != nil {
-				return CustomerView{}, err
-			}
-			now := s.now()
-			lots, err := s.store.ExpiringLots(ctx, c.ID, now, now.Add(expiringWindow))
-			if err != nil {
-				return CustomerView{}, err
-			}
-			v.Expiring = byExpiryDay(lots)
-		}
+		v.History = snap.History
+		v.Expiring = byExpiryDay(snap.Expiring, now, now.Add(expiringWindow))
 	}
 	for _, r := range rewards {
 		if !r.Active {
@@ -98,16 +138,64 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 	return v, nil
 }
 
-// byExpiryDay sums what expiring lots still hold by the day they expire,
-// soonest first.
-func byExpiryDay(lots []Lot) []ExpiringPoints {
+// customerSnapshot serves the shopper's part of the view from the cache
+// when it holds a recent one, otherwise from the store, saving what it read.
+func (s *Service) customerSnapshot(ctx context.Context, shop Shop, platformID string, now time.Time) (CustomerSnapshot, error) {
+	var token ViewToken
+	if s.views != nil {
+		snap, tok, hit := s.views.Load(ctx, shop.ID, platformID)
+		if hit && !now.Before(snap.ReadAt) && now.Sub(snap.ReadAt) < snapshotLife {
+			return snap, nil
+		}
+		token = tok
+	}
+	snap, err := s.readSnapshot(ctx, shop, platformID, now)
+	if err != nil {
+		return CustomerSnapshot{}, err
+	}
+	if s.views != nil && token != "" {
+		s.views.Save(ctx, shop.ID, platformID, token, snap)
+	}
+	return snap, nil
+}
+
+func (s *Service) readSnapshot(ctx context.Context, shop Shop, platformID string, now time.Time) (CustomerSnapshot, error) {
+	c, err := s.store.CustomerByPlatformID(ctx, shop.ID, platformID)
+	switch {
+	case ErrorCode(err) == ENotFound:
+		c = Customer{ShopID: shop.ID, PlatformID: platformID}
+	case err != nil:
+		return CustomerSnapshot{}, err
+	}
+	snap := CustomerSnapshot{Customer: c, ReadAt: now}
+	if c.ID == 0 {
+		return snap, nil
+	}
+	if snap.History, err = s.store.Entries(ctx, shop.ID, c.ID, historyLength); err != nil {
+		return CustomerSnapshot{}, err
+	}
+	lots, err := s.store.ExpiringLots(ctx, c.ID, now, now.Add(expiringWindow+snapshotLife))
+	if err != nil {
+		return CustomerSnapshot{}, err
+	}
+	for _, l := range lots {
+		if l.ExpiresAt != nil && l.Remaining > 0 {
+			snap.Expiring = append(snap.Expiring, LotExpiry{Points: l.Remaining, ExpiresAt: *l.ExpiresAt})
+		}
+	}
+	return snap, nil
+}
+
+// byExpiryDay sums what the lots expiring in [from, until) still hold by
+// the day they expire, soonest first.
+func byExpiryDay(lots []LotExpiry, from, until time.Time) []ExpiringPoints {
 	byDay := map[time.Time]int64{}
 	for _, l := range lots {
-		if l.ExpiresAt == nil {
+		if l.ExpiresAt.Before(from) || !l.ExpiresAt.Before(until) {
 			continue
 		}
 		day := l.ExpiresAt.UTC().Truncate(24 * time.Hour)
-		byDay[day] += l.Remaining
+		byDay[day] += l.Points
 	}
 	out := make([]ExpiringPoints, 0, len(byDay))
 	for day, n := range byDay {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"loyalty/app"
 	"loyalty/internal/testenv"
+	"loyalty/platforms/woocommerce"
 	"loyalty/web"
 )
 
@@ -337,6 +339,24 @@ func TestBrowserWidget(t *testing.T) {
 		}
 	})
 
+	t.Run("every language renders without a missing message", func(t *testing.T) {
+		for _, lang := range []string{"lv", "ro", "ru", "pl", "en"} {
+			b.eval(`return document.querySelector('loyalty-widget').setAttribute('data-locale', '`+lang+`')`, nil)
+			cat := loadCatalogue(t, lang)
+			b.waitFor(lang, `$w('#lw-title').textContent === `+strconv.Quote(cat["title"].(string)))
+			var leaks []string
+			b.eval(`return $w('[data-test=panel]').textContent.match(/\b[a-z]+_[a-z_]+\b/g) || []`, &leaks)
+			if len(leaks) > 0 {
+				t.Errorf("%s shows message keys %q", lang, leaks)
+			}
+			var form string
+			b.eval(`return new Intl.PluralRules('`+lang+`').select(`+strconv.FormatInt(s.shopper(t).Balance, 10)+`)`, &form)
+			if got, want := b.text(".big small"), cat["points_word"].(map[string]any)[form]; got != want {
+				t.Errorf("%s: the balance is followed by %q, want %q", lang, got, want)
+			}
+		}
+	})
+
 	t.Run("Russian from the page's locale", func(t *testing.T) {
 		load("/demo?locale=ru")
 		open()
@@ -456,4 +476,65 @@ func TestBrowserWidget(t *testing.T) {
 		}
 		b.screenshot("unavailable")
 	})
+}
+
+// TestBrowserWidgetOnWooCommerce runs the widget as a WooCommerce store
+// embeds it: a page on the store's own origin, calling the app cross-origin
+// with the companion plugin's signed token.
+func TestBrowserWidgetOnWooCommerce(t *testing.T) {
+	s := newStorefront(t)
+	ctx := context.Background()
+	const key, secret = "wc_browserstore0001", "widget-secret-0123456789"
+	token := woocommerce.SignIdentity(secret, woocommerce.Identity{StoreKey: key, CustomerID: "25", ExpiresAt: time.Now().Add(time.Hour)})
+	// The store: a page with what the companion plugin prints, the element
+	// and the app's script.
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="pl-PL"><title>Sklep</title><body><h1>Sklep</h1>
+<loyalty-widget data-platform="woocommerce" data-api="%s" data-store="%s" data-token="%s"></loyalty-widget>
+<script type="module" src="%s/widget/loyalty-widget.js"></script>`, s.srv.URL, key, token, s.srv.URL)
+	}))
+	t.Cleanup(shop.Close)
+	storeOrigin := shop.URL
+	store, _, err := s.env.Service.ConnectStore(ctx, app.Shop{Platform: app.WooCommerce, Domain: "localhost", Name: "Sklep", Currency: "PLN"},
+		app.Connection{URL: storeOrigin, WebhookKey: key}, app.Credentials{WebhookSecret: "webhook-secret", WidgetSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.env.Service.AccrueOrder(ctx, store, app.OrderPaid{OrderID: "727", Customer: &app.CustomerRef{PlatformID: "25", FirstName: "Ewa"}, Subtotal: app.MustAmount("250.00")}); err != nil {
+		t.Fatal(err)
+	}
+	reward, err := s.env.Service.AddReward(ctx, store, app.Reward{Name: "10 zł rabatu", Kind: app.RewardFixed, Points: 100, Amount: app.MustAmount("10.00"), Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newChromeTab(t)
+	b.run(chromedp.Navigate(storeOrigin))
+	b.waitFor("the widget to load", `$root() && ($w('[data-test=balance]') || $w('[data-test=error]'))`)
+	if msg := b.text("[data-test=error]"); msg != "" {
+		t.Fatalf("the widget could not load: %s", msg)
+	}
+	b.click("[data-test=launcher]")
+	b.waitFor("the panel to open", `!$w('[data-test=panel]').hidden`)
+	if got, title := digits(b.text("[data-test=balance]")), b.text("#lw-title"); got != 250 || title != "Nagrody" {
+		t.Fatalf("balance %d, title %q: want 250 in Polish (the page's language)", got, title)
+	}
+	var zloty string
+	b.eval(`return new Intl.NumberFormat('pl-PL', {style: 'currency', currency: 'PLN', minimumFractionDigits: 0, maximumFractionDigits: 0}).format(1)`, &zloty)
+	if earn := b.text(".earn li"); !strings.Contains(earn, zloty) {
+		t.Errorf("earn rate %q, want it in złoty (%q)", earn, zloty)
+	}
+	b.click(fmt.Sprintf(`[data-reward-id="%d"] [data-test=redeem]`, reward.ID))
+	b.waitFor("the confirm step", `$w('[data-test=confirm-redeem]')`)
+	b.click("[data-test=confirm-redeem]")
+	b.waitFor("the code", `$w('[data-test=code]') || $w('[data-test=error]')`)
+	if msg := b.text("[data-test=error]"); msg != "" {
+		t.Fatalf("redeeming cross-origin failed: %s", msg)
+	}
+	c, err := s.env.Service.Balance(ctx, store, "25")
+	if err != nil || c.Balance != 150 {
+		t.Fatalf("balance after redeeming 100 of 250: %d (%v)", c.Balance, err)
+	}
+	b.screenshot("woocommerce-code")
 }

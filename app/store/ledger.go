@@ -233,6 +233,25 @@ func (s *Store) Reconcile(ctx context.Context, shopID int64) ([]app.Discrepancy,
 // ledgerTx is app.Tx on one gorm transaction.
 type ledgerTx struct {
 	db *gorm.DB
+	// wrote are the customers whose rows, lots or entries the transaction
+	// wrote (or locked to write), for the store's observers.
+	wrote map[int64]CustomerKey
+}
+
+// touch records that the transaction changes a customer's records.
+func (t *ledgerTx) touch(shopID, customerID int64, platformID string) {
+	if t.wrote == nil {
+		t.wrote = map[int64]CustomerKey{}
+	}
+	t.wrote[customerID] = CustomerKey{ShopID: shopID, CustomerID: customerID, PlatformID: platformID}
+}
+
+func (t *ledgerTx) changed() []CustomerKey {
+	out := make([]CustomerKey, 0, len(t.wrote))
+	for _, k := range t.wrote {
+		out = append(out, k)
+	}
+	return out
 }
 
 func (t *ledgerTx) LockOrder(ctx context.Context, shopID int64, platformOrderID string) (app.Order, error) {
@@ -315,12 +334,17 @@ func (t *ledgerTx) LockCustomer(ctx context.Context, shopID int64, ref app.Custo
 	if err != nil {
 		return app.Customer{}, translate(err)
 	}
+	t.touch(row.ShopID, row.ID, row.PlatformID)
 	return row.toApp(), nil
 }
 
 func (t *ledgerTx) SetBirthday(ctx context.Context, customerID int64, b app.Birthday) error {
-	err := t.db.WithContext(ctx).Exec(`UPDATE customers SET birth_month = ?, birth_day = ?, updated_at = now() WHERE id = ?`,
-		int(b.Month), b.Day, customerID).Error
+	var who []customerRow
+	err := t.db.WithContext(ctx).Raw(`UPDATE customers SET birth_month = ?, birth_day = ?, updated_at = now() WHERE id = ?
+		RETURNING shop_id, platform_id`, int(b.Month), b.Day, customerID).Scan(&who).Error
+	if len(who) > 0 {
+		t.touch(who[0].ShopID, customerID, who[0].PlatformID)
+	}
 	return translate(err)
 }
 
@@ -334,6 +358,7 @@ func (t *ledgerTx) LockCustomerByID(ctx context.Context, customerID int64) (app.
 	if len(rows) == 0 {
 		return app.Customer{}, app.Errorf(app.ENotFound, "no customer %d", customerID)
 	}
+	t.touch(rows[0].ShopID, rows[0].ID, rows[0].PlatformID)
 	return rows[0].toApp(), nil
 }
 
@@ -358,21 +383,28 @@ func (t *ledgerTx) Post(ctx context.Context, p app.Posting) (app.Entry, error) {
 	return t.debit(db, p)
 }
 
+// balances are a customer's after an entry, with who they are: every
+// balance move records the customer for the store's observers.
 type balances struct {
-	Balance int64
-	Pending int64
+	Balance    int64
+	Pending    int64
+	ShopID     int64
+	PlatformID string
 }
 
 func (t *ledgerTx) credit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	pending := p.AvailableAt.After(p.At)
 	var after balances
-	moveBalance := `UPDATE customers SET balance = balance + ?, updated_at = now() WHERE id = ? RETURNING balance, pending`
+	moveBalance := `UPDATE customers SET balance = balance + ?, updated_at = now() WHERE id = ?
+		RETURNING balance, pending, shop_id, platform_id`
 	if pending {
-		moveBalance = `UPDATE customers SET pending = pending + ?, updated_at = now() WHERE id = ? RETURNING balance, pending`
+		moveBalance = `UPDATE customers SET pending = pending + ?, updated_at = now() WHERE id = ?
+		RETURNING balance, pending, shop_id, platform_id`
 	}
 	if err := db.Raw(moveBalance, p.Points, p.CustomerID).Scan(&after).Error; err != nil {
 		return app.Entry{}, translate(err)
 	}
+	t.touch(after.ShopID, p.CustomerID, after.PlatformID)
 	remaining := p.Points
 	if !pending && after.Balance-p.Points < 0 {
 		// The customer owed points (a reversal took them below zero): the
@@ -436,9 +468,10 @@ func (t *ledgerTx) debit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	// the service only lets go below zero when the program allows it.
 	var after balances
 	if err := db.Raw(`UPDATE customers SET balance = balance - ?, pending = pending - ?, updated_at = now()
-		WHERE id = ? RETURNING balance, pending`, want-fromPending, fromPending, p.CustomerID).Scan(&after).Error; err != nil {
+		WHERE id = ? RETURNING balance, pending, shop_id, platform_id`, want-fromPending, fromPending, p.CustomerID).Scan(&after).Error; err != nil {
 		return app.Entry{}, translate(err)
 	}
+	t.touch(after.ShopID, p.CustomerID, after.PlatformID)
 	var row entryRow
 	err := db.Raw(`INSERT INTO ledger_entries (shop_id, customer_id, order_id, kind, points, unrecovered, balance_after,
 			pending_after, cause_order, cause_refund, cause_job, staff, reason, idempotency_key, created_at)

@@ -259,6 +259,10 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 			"customer found: %t; data exports deleted: %d; webhook payloads cleared: %d",
 			r.CustomerID != 0, r.ExportsDeleted, r.PayloadsScrubbed))
 	})
+	if r.CustomerID != 0 {
+		// Under the id the shopper was known by: their cached view must go.
+		s.notify(ctx, []CustomerKey{{ShopID: shop.ID, CustomerID: r.CustomerID, PlatformID: req.CustomerID}})
+	}
 	return r, translate(err)
 }
 
@@ -306,6 +310,11 @@ func nonEmpty(ss []string) []string {
 // The shop is looked up by domain under a row lock, so a reinstall racing
 // the erasure either comes first (the shop is active: nothing is erased) or
 // waits and then installs afresh.
+//
+// Observers are not told about the erased customers: a shop is erased only
+// once uninstalled, and no widget view of an uninstalled shop is read or
+// cached, so the last cached ones expired long before; their keys hold the
+// shop's id, which is never reused.
 func (s *Store) EraseShop(ctx context.Context, shop app.Shop) (app.Erasure, error) {
 	var e app.Erasure
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -47,7 +47,12 @@ func New(t testing.TB, edit func(*app.Program)) *Env {
 	}
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
-	svc := app.NewService(st, time.Now)
+	// Wired as main wires it: widget views go through the Redis cache,
+	// so any test that reads one after a change also checks that the
+	// change invalidated it.
+	views := store.NewViewCache(rdb, nil)
+	st.OnLedgerChange(views.Invalidate)
+	svc := app.NewService(st, time.Now).WithViewCache(views)
 	prog := app.DefaultProgram(0)
 	if edit != nil {
 		edit(&prog)

@@ -1,0 +1,358 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loyalty/app"
+	"loyalty/app/apptest"
+	"loyalty/app/store"
+)
+
+// cacheRig is the app wired as main wires it: the store tells the Redis
+// view cache about every change, and the service reads views through it.
+type cacheRig struct {
+	ctx   context.Context
+	store *store.Store
+	rdb   *redis.Client
+	cache *store.ViewCache
+	svc   *app.Service
+	// later is another process (a worker) running a day later, writing to
+	// the same database.
+	later *app.Service
+	shop  app.Shop
+	now   time.Time
+}
+
+func newCacheRig(t testing.TB) *cacheRig {
+	t.Helper()
+	st, _ := apptest.NewDB(t)
+	opt, err := redis.ParseURL(apptest.NewRedis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	r := &cacheRig{ctx: context.Background(), store: st, rdb: rdb, cache: store.NewViewCache(rdb, nil),
+		now: time.Now().UTC().Truncate(time.Second)}
+	st.OnLedgerChange(r.cache.Invalidate)
+	r.svc = app.NewService(st, func() time.Time { return r.now }).WithViewCache(r.cache)
+	r.later = app.NewService(st, func() time.Time { return r.now.Add(48 * time.Hour) })
+	prog := app.DefaultProgram(0)
+	prog.SignupBonus, prog.ExpiryDays = 50, 60
+	if r.shop, err = r.svc.AddShop(r.ctx, app.Shop{Platform: app.Shopify, Domain: "cache.myshopify.com", Currency: "USD"}, &prog); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *cacheRig) view(t testing.TB, customer string) app.CustomerView {
+	t.Helper()
+	v, err := r.svc.CustomerView(r.ctx, r.shop, customer)
+	if err != nil {
+		t.Fatalf("view of %s: %v", customer, err)
+	}
+	return v
+}
+
+// cached reports whether the cache holds a current snapshot of customer.
+func (r *cacheRig) cached(customer string) bool {
+	_, _, hit := r.cache.Load(r.ctx, r.shop.ID, customer)
+	return hit
+}
+
+func (r *cacheRig) accrue(t testing.TB, order, customer, amount string) {
+	t.Helper()
+	if _, err := r.svc.AccrueOrder(r.ctx, r.shop, app.OrderPaid{OrderID: order, Name: "#" + order,
+		Customer: &app.CustomerRef{PlatformID: customer, FirstName: "Ada"}, Subtotal: app.MustAmount(amount)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *cacheRig) redeem(t testing.TB, customer string, reward app.Reward, key string) app.Redemption {
+	t.Helper()
+	red, err := r.svc.Redeem(r.ctx, r.shop, app.RedeemRequest{CustomerID: customer, RewardID: reward.ID, IdempotencyKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return red
+}
+
+// truth is the customer's balance, pending points and latest entry as
+// PostgreSQL has them.
+func (r *cacheRig) truth(t testing.TB, customer string) (int64, int64, app.Entry) {
+	t.Helper()
+	c, err := r.store.CustomerByPlatformID(r.ctx, r.shop.ID, customer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := r.store.Entries(r.ctx, r.shop.ID, c.ID, 1)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("entries: %v %v", entries, err)
+	}
+	return c.Balance, c.Pending, entries[0]
+}
+
+func TestCachedViewShowsEveryChangeAtOnce(t *testing.T) {
+	r := newCacheRig(t)
+	reward, err := r.svc.AddReward(r.ctx, r.shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 100,
+		Amount: app.MustAmount("5.00"), ExpiryDays: 1, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const shopper = "7001"
+	r.accrue(t, "1000", shopper, "900.00")
+
+	changes := []struct {
+		name   string
+		change func(t *testing.T)
+	}{
+		{"an order paid", func(t *testing.T) { r.accrue(t, "1001", shopper, "120.00") }},
+		{"a refund", func(t *testing.T) {
+			if _, err := r.svc.ReverseRefund(r.ctx, r.shop, app.OrderRefunded{OrderID: "1001", RefundID: "r1", Lines: app.MustAmount("20.00")}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a cancellation", func(t *testing.T) {
+			if _, err := r.svc.CancelOrder(r.ctx, r.shop, app.OrderCancelled{OrderID: "1001"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a staff adjustment", func(t *testing.T) {
+			if _, err := r.svc.Adjust(r.ctx, r.shop, app.Adjustment{CustomerID: shopper, Points: -7, Reason: "goodwill undone", Staff: "anna", IdempotencyKey: "a1"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the signup bonus", func(t *testing.T) {
+			if _, err := r.svc.WelcomeCustomer(r.ctx, r.shop, app.CustomerCreated{Customer: app.CustomerRef{PlatformID: shopper}}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a redemption", func(t *testing.T) { r.redeem(t, shopper, reward, "k1") }},
+		{"a code that could not be created gives the points back", func(t *testing.T) {
+			red := r.redeem(t, shopper, reward, "k2")
+			if _, err := r.svc.FailRedemption(r.ctx, r.shop, red.ID, "platform said no"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a code that expired unused gives the points back, from another process", func(t *testing.T) {
+			red := r.redeem(t, shopper, reward, "k3")
+			if err := r.svc.IssueRedemption(r.ctx, r.shop, red.ID, "gid://shopify/DiscountCodeNode/1"); err != nil {
+				t.Fatal(err)
+			}
+			r.view(t, shopper) // cached while the code is out
+			if _, done, err := r.later.ExpireCodes(r.ctx, 10); err != nil || len(done) == 0 {
+				t.Fatalf("expired %v, %v", done, err)
+			}
+		}},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			r.view(t, shopper)
+			if !r.cached(shopper) {
+				t.Fatal("the view was not cached")
+			}
+			c.change(t)
+			v := r.view(t, shopper)
+			balance, pending, latest := r.truth(t, shopper)
+			if v.Customer.Balance != balance || v.Customer.Pending != pending || v.History[0].ID != latest.ID {
+				t.Fatalf("cached view shows balance %d, pending %d, latest entry %d; the ledger has %d, %d, %d",
+					v.Customer.Balance, v.Customer.Pending, v.History[0].ID, balance, pending, latest.ID)
+			}
+		})
+	}
+
+	t.Run("a shopper new to the program, then their first order", func(t *testing.T) {
+		if v := r.view(t, "7002"); v.Customer.Balance != 0 || !r.cached("7002") {
+			t.Fatalf("view = %+v, cached %t", v.Customer, r.cached("7002"))
+		}
+		r.accrue(t, "2001", "7002", "42.00")
+		if v := r.view(t, "7002"); v.Customer.Balance != 42 || v.Customer.FirstName != "Ada" {
+			t.Fatalf("customer = %+v", v.Customer)
+		}
+	})
+	t.Run("a redacted shopper's view is gone at once", func(t *testing.T) {
+		r.view(t, shopper)
+		if _, err := r.svc.RedactCustomer(r.ctx, r.shop, app.RedactRequest{CustomerID: shopper}); err != nil {
+			t.Fatal(err)
+		}
+		if v := r.view(t, shopper); v.Customer.ID != 0 || v.Customer.Balance != 0 || v.Customer.FirstName != "" || len(v.History) != 0 {
+			t.Fatalf("the redacted shopper's view survived: %+v", v)
+		}
+	})
+}
+
+func TestCacheNeverKeepsAViewAChangeOvertook(t *testing.T) {
+	r := newCacheRig(t)
+	r.accrue(t, "1", "7001", "100.00")
+
+	// A reader takes the generation and reads PostgreSQL...
+	_, token, hit := r.cache.Load(r.ctx, r.shop.ID, "7001")
+	if hit {
+		t.Fatal("nothing was cached yet")
+	}
+	stale := r.view(t, "7001") // (served without the cache's help below)
+	r.rdb.FlushDB(r.ctx)
+	_, token, _ = r.cache.Load(r.ctx, r.shop.ID, "7001")
+	before := app.CustomerSnapshot{Customer: *stale.Customer, History: stale.History, ReadAt: r.now}
+
+	// ...a writer commits and invalidates...
+	r.accrue(t, "2", "7001", "30.00")
+
+	// ...and the reader's save, of what it read before the change, is refused.
+	r.cache.Save(r.ctx, r.shop.ID, "7001", token, before)
+	if r.cached("7001") {
+		t.Fatal("a snapshot read before a change was kept after it")
+	}
+	if v := r.view(t, "7001"); v.Customer.Balance != 130 {
+		t.Fatalf("balance %d, want 130", v.Customer.Balance)
+	}
+
+	t.Run("a save with no change in between is kept", func(t *testing.T) {
+		r.rdb.FlushDB(r.ctx)
+		_, token, _ := r.cache.Load(r.ctx, r.shop.ID, "7001")
+		fresh := r.view(t, "7001")
+		r.rdb.FlushDB(r.ctx)
+		r.cache.Save(r.ctx, r.shop.ID, "7001", token, app.CustomerSnapshot{Customer: *fresh.Customer, ReadAt: r.now})
+		if !r.cached("7001") {
+			t.Fatal("the snapshot was not kept")
+		}
+	})
+
+	t.Run("readers racing writers end with the ledger's balance", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for j := 0; j < 20; j++ {
+					r.svc.CustomerView(r.ctx, r.shop, "7001")
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for j := 0; j < 5; j++ {
+					r.svc.AccrueOrder(r.ctx, r.shop, app.OrderPaid{OrderID: fmt.Sprintf("race-%d-%d", i, j),
+						Customer: &app.CustomerRef{PlatformID: "7001"}, Subtotal: app.MustAmount("1.00")})
+				}
+			}()
+		}
+		wg.Wait()
+		if v := r.view(t, "7001"); v.Customer.Balance != 130+40 {
+			t.Fatalf("balance %d after the race, want 170", v.Customer.Balance)
+		}
+	})
+}
+
+func TestCacheDownFallsBackToPostgres(t *testing.T) {
+	r := newCacheRig(t)
+	r.accrue(t, "1", "7001", "100.00")
+	r.view(t, "7001")
+
+	t.Run("when Redis cannot be reached", func(t *testing.T) {
+		down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
+		defer down.Close()
+		cache := store.NewViewCache(down, nil)
+		svc := app.NewService(r.store, func() time.Time { return r.now }).WithViewCache(cache)
+		for i := 0; i < 3; i++ {
+			v, err := svc.CustomerView(r.ctx, r.shop, "7001")
+			if err != nil || v.Customer.Balance != 100 {
+				t.Fatalf("view = %+v, %v", v.Customer, err)
+			}
+		}
+		// Invalidating through it fails without failing the write.
+		r.store.OnLedgerChange(cache.Invalidate)
+		r.accrue(t, "2", "7001", "5.00")
+		if v, err := svc.CustomerView(r.ctx, r.shop, "7001"); err != nil || v.Customer.Balance != 105 {
+			t.Fatalf("view = %+v, %v", v.Customer, err)
+		}
+	})
+	t.Run("when the connection is gone", func(t *testing.T) {
+		opt := *r.rdb.Options()
+		gone := redis.NewClient(&opt)
+		cache := store.NewViewCache(gone, nil)
+		svc := app.NewService(r.store, func() time.Time { return r.now }).WithViewCache(cache)
+		svc.CustomerView(r.ctx, r.shop, "7001")
+		gone.Close()
+		if v, err := svc.CustomerView(r.ctx, r.shop, "7001"); err != nil || v.Customer.Balance != 105 {
+			t.Fatalf("view = %+v, %v", v.Customer, err)
+		}
+	})
+}
+
+func TestCachedViewExpiringWindowSlides(t *testing.T) {
+	r := newCacheRig(t) // points expire 60 days after they are earned
+	r.accrue(t, "1", "7001", "100.00")
+	r.view(t, "7001")
+	start := r.now
+	defer func() { r.now = start }()
+
+	r.now = start.Add(59 * time.Minute)
+	if v := r.view(t, "7001"); !r.cached("7001") || len(v.Expiring) != 1 || v.Expiring[0].Points != 100 {
+		t.Fatalf("expiring = %+v", v.Expiring)
+	}
+	// Past the snapshot's life the store is read again, and its lots
+	// are the ones of the new window.
+	r.now = start.Add(61 * 24 * time.Hour)
+	if v := r.view(t, "7001"); len(v.Expiring) != 0 {
+		t.Fatalf("points that expired yesterday still show: %+v", v.Expiring)
+	}
+}
+
+// BenchmarkCustomerView reads the widget views of 200 shoppers with 30
+// entries each, at random: from PostgreSQL every time (uncached), through
+// the Redis view cache (cached), and a guest's view (the shop's program and
+// rewards alone, which are read from PostgreSQL either way).
+func BenchmarkCustomerView(b *testing.B) {
+	r := newCacheRig(b)
+	for i, points := range []int64{100, 300, 500, 800, 2000} {
+		r.svc.AddReward(r.ctx, r.shop, app.Reward{Name: "reward " + strconv.Itoa(i), Kind: app.RewardFixed, Points: points,
+			Amount: app.MustAmount("5.00"), Active: true})
+	}
+	const shoppers, orders = 200, 30
+	var wg sync.WaitGroup
+	for c := 0; c < shoppers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := 0; o < orders; o++ {
+				r.svc.AccrueOrder(r.ctx, r.shop, app.OrderPaid{OrderID: fmt.Sprintf("%d-%d", c, o),
+					Customer: &app.CustomerRef{PlatformID: strconv.Itoa(9000 + c)}, Subtotal: app.MustAmount("12.00")})
+			}
+		}()
+	}
+	wg.Wait()
+	uncached := app.NewService(r.store, func() time.Time { return r.now })
+	for _, bb := range []struct {
+		name string
+		svc  *app.Service
+	}{{"uncached", uncached}, {"cached", r.svc}} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					i++
+					v, err := bb.svc.CustomerView(r.ctx, r.shop, strconv.Itoa(9000+i*7%shoppers))
+					if err != nil || v.Customer.Balance != 12*orders {
+						b.Fatalf("view = %+v, %v", v.Customer, err)
+					}
+				}
+			})
+		})
+	}
+	b.Run("guest", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := uncached.CustomerView(r.ctx, r.shop, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
