@@ -1,0 +1,202 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"loyalty/app"
+)
+
+// recordingQueue remembers the notifications handed to the workers.
+type recordingQueue struct{ got []app.Notification }
+
+func (q *recordingQueue) QueueNotice(_ context.Context, _ app.Shop, n app.Notification) error {
+	q.got = append(q.got, n)
+	return nil
+}
+
+// mailerFunc is a Mailer made of a function: the app's tests check the
+// delivery rules; the real SMTP conversation is tested in jobs.
+type mailerFunc func(app.Mail) error
+
+func (f mailerFunc) Send(_ context.Context, m app.Mail) error { return f(m) }
+
+// shopper makes a customer through the welcome event and returns them.
+func (f *fixture) shopper(id, email, locale string) app.Customer {
+	f.t.Helper()
+	if _, err := f.svc.WelcomeCustomer(f.ctx, f.shop, app.CustomerCreated{Customer: app.CustomerRef{PlatformID: id, Email: email, Locale: locale}}); err != nil {
+		f.t.Fatalf("welcome %s: %v", id, err)
+	}
+	c, err := f.svc.Balance(f.ctx, f.shop, id)
+	if err != nil {
+		f.t.Fatalf("customer %s: %v", id, err)
+	}
+	return c
+}
+
+func (f *fixture) notify(n app.Notice) bool {
+	f.t.Helper()
+	queued, err := f.svc.Notify(f.ctx, f.shop, n)
+	if err != nil {
+		f.t.Fatalf("notify %s: %v", n.Key, err)
+	}
+	return queued
+}
+
+func (f *fixture) notifications(customerID string) []app.Notification {
+	f.t.Helper()
+	ns, err := f.svc.Notifications(f.ctx, f.shop, customerID, 0)
+	if err != nil {
+		f.t.Fatalf("notifications: %v", err)
+	}
+	return ns
+}
+
+func TestNotify(t *testing.T) {
+	t.Run("a notice is recorded and queued once per key", func(t *testing.T) {
+		f := newFixture(t, nil)
+		q := &recordingQueue{}
+		f.svc.WithNoticeQueue(q)
+		c := f.shopper("c1", "anna@example.com", "pl-PL")
+		n := app.Notice{Kind: app.MessageEarned, CustomerID: c.ID, Points: 120, Key: "earned:1"}
+		if !f.notify(n) {
+			t.Fatal("first notice was not queued")
+		}
+		if f.notify(n) {
+			t.Fatal("the same key was queued twice")
+		}
+		got := f.notifications("c1")
+		if len(got) != 1 || len(q.got) != 1 {
+			t.Fatalf("%d notifications recorded, %d queued; want 1 and 1", len(got), len(q.got))
+		}
+		if g := got[0]; g.Status != app.NotificationQueued || g.Email != "anna@example.com" || g.Locale != "pl-PL" ||
+			g.Notice.Points != 120 || g.Notice.Kind != app.MessageEarned {
+			t.Fatalf("recorded %+v", g)
+		}
+	})
+
+	skipped := []struct {
+		name  string
+		edit  func(*app.Program)
+		email string
+		unsub bool
+	}{
+		{"a message the merchant switched off is skipped", func(p *app.Program) { p.Messages.Earned = false }, "a@example.com", false},
+		{"a shopper without an email address is skipped", nil, "", false},
+		{"a shopper who unsubscribed is skipped", nil, "a@example.com", true},
+	}
+	for _, tt := range skipped {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.edit)
+			q := &recordingQueue{}
+			f.svc.WithNoticeQueue(q)
+			c := f.shopper("c1", tt.email, "en")
+			if tt.unsub {
+				if err := f.svc.Unsubscribe(f.ctx, f.shop.ID, c.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if f.notify(app.Notice{Kind: app.MessageEarned, CustomerID: c.ID, Points: 5, Key: "earned:1"}) {
+				t.Fatal("queued")
+			}
+			got := f.notifications("c1")
+			if len(got) != 1 || got[0].Status != app.NotificationSkipped || got[0].LastError == "" || len(q.got) != 0 {
+				t.Fatalf("recorded %+v, queued %d; want one skipped with a reason, none queued", got, len(q.got))
+			}
+			attempts, err := f.svc.NotificationAttempts(f.ctx, got[0].ID)
+			if err != nil || len(attempts) != 1 || attempts[0].Status != app.NotificationSkipped {
+				t.Fatalf("attempts = %+v, %v; want the skip recorded", attempts, err)
+			}
+		})
+	}
+
+	t.Run("a notice needs a known kind, a key and a customer", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.shopper("c1", "a@example.com", "en")
+		for _, n := range []app.Notice{
+			{Kind: "sms", CustomerID: c.ID, Key: "k"},
+			{Kind: app.MessageWelcome, CustomerID: c.ID},
+			{Kind: app.MessageWelcome, Key: "k"},
+		} {
+			if _, err := f.svc.Notify(f.ctx, f.shop, n); app.ErrorCode(err) != app.EInvalid {
+				t.Errorf("Notify(%+v) = %v, want invalid", n, err)
+			}
+		}
+	})
+}
+
+func TestDeliverNotice(t *testing.T) {
+	temporary := errors.New("421 try again later")
+	permanent := fmt.Errorf("%w: 550 no such user", app.ErrUndeliverable)
+	tests := []struct {
+		name     string
+		err      error
+		lastTry  bool
+		status   app.NotificationStatus
+		wantErr  bool
+		attempts int
+	}{
+		{"a message the server takes is sent", nil, false, app.NotificationSent, false, 1},
+		{"a temporary failure stays queued and is retried", temporary, false, app.NotificationQueued, true, 1},
+		{"a temporary failure on the last try fails for good", temporary, true, app.NotificationFailed, false, 1},
+		{"a permanent refusal is archived, not retried", permanent, false, app.NotificationArchived, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			c := f.shopper("c1", "a@example.com", "ru")
+			f.notify(app.Notice{Kind: app.MessageRedeemed, CustomerID: c.ID, Code: "LOY-AAAA", RewardName: "5 off", Key: "redeemed:1"})
+			id := f.notifications("c1")[0].ID
+			var sent []app.Mail
+			mailer := mailerFunc(func(m app.Mail) error { sent = append(sent, m); return tt.err })
+			_, err := f.svc.DeliverNotice(f.ctx, id, mailer, tt.lastTry)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("DeliverNotice = %v, want error %v", err, tt.wantErr)
+			}
+			n := f.notifications("c1")[0]
+			if n.Status != tt.status || n.Attempts != tt.attempts || (n.Status == app.NotificationSent) != (n.SentAt != nil) {
+				t.Fatalf("notification %+v, want status %s after %d attempts", n, tt.status, tt.attempts)
+			}
+			if len(sent) != 1 || sent[0].Notification.Notice.Code != "LOY-AAAA" || sent[0].Customer.ID != c.ID || sent[0].Look.Color == "" {
+				t.Fatalf("mailer got %+v", sent)
+			}
+			// Running the task again sends nothing more unless it is still queued.
+			if _, err := f.svc.DeliverNotice(f.ctx, id, mailer, false); (err != nil) != (tt.status == app.NotificationQueued) {
+				t.Fatalf("second run: %v", err)
+			}
+			if want := map[bool]int{true: 2, false: 1}[tt.status == app.NotificationQueued]; len(sent) != want {
+				t.Fatalf("mailer called %d times, want %d", len(sent), want)
+			}
+		})
+	}
+
+	t.Run("the rules are checked again when the message goes out", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.shopper("c1", "a@example.com", "en")
+		f.notify(app.Notice{Kind: app.MessageWelcome, CustomerID: c.ID, Key: "welcome:1"})
+		if err := f.svc.Unsubscribe(f.ctx, f.shop.ID, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		mailer := mailerFunc(func(app.Mail) error { t.Fatal("sent to a shopper who unsubscribed"); return nil })
+		n, err := f.svc.DeliverNotice(f.ctx, f.notifications("c1")[0].ID, mailer, false)
+		if err != nil || n.Status != app.NotificationSkipped {
+			t.Fatalf("DeliverNotice = %+v, %v; want skipped", n, err)
+		}
+	})
+
+	t.Run("the outbox lists queued notices made before a time", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.shopper("c1", "a@example.com", "en")
+		f.notify(app.Notice{Kind: app.MessageWelcome, CustomerID: c.ID, Key: "welcome:1"})
+		shops, due, err := f.svc.QueuedNotifications(f.ctx, testNow.Add(time.Second), 10)
+		if err != nil || len(due) != 1 || shops[0].ID != f.shop.ID {
+			t.Fatalf("queued = %v %v, %v", shops, due, err)
+		}
+		if _, due, _ = f.svc.QueuedNotifications(f.ctx, testNow, 10); len(due) != 0 {
+			t.Fatalf("a notice made at the cut-off is listed: %v", due)
+		}
+	})
+}
