@@ -155,7 +155,7 @@ func TestBrowserWidget(t *testing.T) {
 		var label, expanded string
 		b.eval(`return $w('[data-test=launcher]').getAttribute('aria-label')`, &label)
 		b.eval(`return $w('[data-test=launcher]').getAttribute('aria-expanded')`, &expanded)
-		if label != "Rewards: you have 1,200 points" || expanded != "false" {
+		if label != "Rewards: 1,200 points" || expanded != "false" {
 			t.Errorf("aria-label %q, aria-expanded %s", label, expanded)
 		}
 		var requests int

@@ -310,6 +310,9 @@ class LoyaltyWidget extends HTMLElement {
         credentials: woo ? 'omit' : 'same-origin',
         headers: body ? { Accept: 'application/json', 'Content-Type': 'application/json' } : { Accept: 'application/json' },
         body: body ? JSON.stringify(body) : undefined,
+        // A request that hangs becomes a network error the shopper can retry
+        // (a redeem retried keeps its key).
+        signal: AbortSignal.timeout?.(20000),
       });
     } catch {
       throw Object.assign(new Error('network'), { kind: 'network' });
@@ -385,7 +388,7 @@ ${floating ? html`<button class="launcher" type="button" data-action="toggle" da
     badge.hidden = !signedIn;
     badge.textContent = signedIn ? i.compact(d.balance) : '';
     this.launcher.querySelector('.lbl').textContent = i.t('title');
-    this.launcher.setAttribute('aria-label', signedIn ? i.t('open_balance', { n: d.balance }) : i.t('open'));
+    this.launcher.setAttribute('aria-label', signedIn ? `${i.t('title')}: ${i.t('points', { n: d.balance })}` : i.t('open'));
     this.launcher.setAttribute('aria-expanded', String(this.isOpen));
   }
 
