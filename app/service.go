@@ -35,6 +35,7 @@ type Store interface {
 	PrivacyStore
 	Connector
 	RewardStore
+	BonusStore
 	NotificationStore
 }
 
