@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -132,6 +136,7 @@ type NotificationStore interface {
 	Unsubscribe(ctx context.Context, shopID, customerID int64, at time.Time) error
 	// Unsubscribed returns when a customer unsubscribed, or nil.
 	Unsubscribed(ctx context.Context, shopID, customerID int64) (*time.Time, error)
+	ShopByID(ctx context.Context, shopID int64) (Shop, error)
 }
 
 // NoticeQueue hands a recorded notification to the workers that send it.
@@ -322,4 +327,58 @@ func (s *Service) NotificationAttempts(ctx context.Context, id int64) ([]Notific
 // Unsubscribe stops every message of a shop to one of its customers.
 func (s *Service) Unsubscribe(ctx context.Context, shopID, customerID int64) error {
 	return s.store.Unsubscribe(ctx, shopID, customerID, s.now())
+}
+
+// unsubscribeVersion leads every unsubscribe token, so a new scheme can be
+// introduced while links already in inboxes keep working.
+const unsubscribeVersion = "1"
+
+// UnsubscribeToken signs a shop and one of its customers for the link in
+// every message. Tokens do not expire: a link in an old message must still
+// work.
+func UnsubscribeToken(key []byte, shopID, customerID int64) string {
+	ids := strconv.FormatInt(shopID, 36) + "." + strconv.FormatInt(customerID, 36)
+	return unsubscribeVersion + "." + ids + "." + unsubscribeMAC(key, ids)
+}
+
+// ParseUnsubscribeToken checks a token's signature and returns the shop and
+// customer it names.
+func ParseUnsubscribeToken(key []byte, token string) (shopID, customerID int64, err error) {
+	invalid := Errorf(EInvalid, "this unsubscribe link is not valid")
+	parts := strings.Split(token, ".")
+	if len(parts) != 4 || parts[0] != unsubscribeVersion {
+		return 0, 0, invalid
+	}
+	ids := parts[1] + "." + parts[2]
+	if !hmac.Equal([]byte(parts[3]), []byte(unsubscribeMAC(key, ids))) {
+		return 0, 0, invalid
+	}
+	shopID, err1 := strconv.ParseInt(parts[1], 36, 64)
+	customerID, err2 := strconv.ParseInt(parts[2], 36, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, invalid
+	}
+	return shopID, customerID, nil
+}
+
+func unsubscribeMAC(key []byte, ids string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("unsubscribe:" + unsubscribeVersion + ":" + ids))
+	// 128 bits are plenty against forgery and keep the link short.
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Recipient returns a shop and one of its customers, for the unsubscribe
+// page, with when the customer unsubscribed (nil: still subscribed).
+func (s *Service) Recipient(ctx context.Context, shopID, customerID int64) (Shop, Customer, *time.Time, error) {
+	shop, err := s.store.ShopByID(ctx, shopID)
+	if err != nil {
+		return Shop{}, Customer{}, nil, err
+	}
+	c, err := s.store.CustomerByID(ctx, shopID, customerID)
+	if err != nil {
+		return Shop{}, Customer{}, nil, err
+	}
+	at, err := s.store.Unsubscribed(ctx, shopID, customerID)
+	return shop, c, at, err
 }

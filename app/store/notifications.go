@@ -102,14 +102,15 @@ func (s *Store) Notification(ctx context.Context, id int64) (app.Shop, app.Notif
 	if len(rows) == 0 {
 		return app.Shop{}, app.Notification{}, app.Errorf(app.ENotFound, "no notification %d", id)
 	}
-	shop, err := s.shopByID(ctx, rows[0].ShopID)
+	shop, err := s.ShopByID(ctx, rows[0].ShopID)
 	if err != nil {
 		return app.Shop{}, app.Notification{}, err
 	}
 	return shop, rows[0].toApp(), nil
 }
 
-func (s *Store) shopByID(ctx context.Context, id int64) (app.Shop, error) {
+// ShopByID returns a shop by the app's own id.
+func (s *Store) ShopByID(ctx context.Context, id int64) (app.Shop, error) {
 	var rows []shopRow
 	if err := s.db.WithContext(ctx).Raw(`SELECT `+shopColumns+` FROM shops WHERE id = ?`, id).Scan(&rows).Error; err != nil {
 		return app.Shop{}, translate(err)
@@ -165,7 +166,7 @@ func (s *Store) QueuedNotifications(ctx context.Context, before time.Time, limit
 		shop, ok := byID[r.ShopID]
 		if !ok {
 			var err error
-			if shop, err = s.shopByID(ctx, r.ShopID); err != nil {
+			if shop, err = s.ShopByID(ctx, r.ShopID); err != nil {
 				return nil, nil, err
 			}
 			byID[r.ShopID] = shop
