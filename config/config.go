@@ -4,10 +4,13 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"os"
 	"strconv"
@@ -24,6 +27,7 @@ type Config struct {
 	Shopify  Shopify
 	Worker   Worker
 	Log      Log
+	Mail     Mail
 	// EncryptionKey is 32 bytes for AES-256-GCM encryption of secrets at rest.
 	EncryptionKey []byte
 	// PreviousEncryptionKey still decrypts during a key rotation.
@@ -67,6 +71,25 @@ type Worker struct {
 	// InboxRelayInterval is how often webhooks parked in PostgreSQL while
 	// Redis was down are moved to the queue.
 	InboxRelayInterval time.Duration
+}
+
+// Mail configures the messages shoppers get.
+type Mail struct {
+	// Transport is "smtp" (send through SMTPURL) or "log" (write each
+	// message to the log; local mode).
+	Transport string
+	// SMTPURL is smtp://user:pass@host:587 (STARTTLS required unless
+	// ?starttls=opportunistic|off, or the host is loopback) or
+	// smtps://user:pass@host:465.
+	SMTPURL string
+	// From is the sender address; the shop's name is shown with it.
+	From string
+	// PerShopPerMinute caps the messages one shop sends a minute; more
+	// wait for the next minute.
+	PerShopPerMinute int
+	// UnsubscribeKey signs unsubscribe links: UNSUBSCRIBE_SECRET, or
+	// derived from ENCRYPTION_KEY.
+	UnsubscribeKey []byte
 }
 
 // Log configures logging.
@@ -186,6 +209,44 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	c.Worker = Worker{Concurrency: integer("WORKER_CONCURRENCY", 20, 1, 1000), InboxRelayInterval: relay}
 
+	c.Mail = Mail{SMTPURL: env("SMTP_URL", ""), From: env("SMTP_FROM", "rewards@localhost"),
+		PerShopPerMinute: integer("MAIL_PER_SHOP_PER_MINUTE", 120, 1, 100000)}
+	c.Mail.Transport = env("MAIL_TRANSPORT", "")
+	switch {
+	case c.Mail.Transport == "" && c.Mail.SMTPURL != "":
+		c.Mail.Transport = "smtp"
+	case c.Mail.Transport == "" && prod:
+		bad("SMTP_URL", "is required in production (or set MAIL_TRANSPORT=log to only log messages)")
+	case c.Mail.Transport == "":
+		c.Mail.Transport = "log"
+	case c.Mail.Transport != "smtp" && c.Mail.Transport != "log":
+		bad("MAIL_TRANSPORT", "must be smtp or log, not %q", c.Mail.Transport)
+	case c.Mail.Transport == "smtp" && c.Mail.SMTPURL == "":
+		bad("SMTP_URL", "is required with MAIL_TRANSPORT=smtp")
+	}
+	if c.Mail.SMTPURL != "" {
+		if err := checkSMTPURL(c.Mail.SMTPURL); err != nil {
+			bad("SMTP_URL", "%v", err)
+		}
+	}
+	if a, err := mail.ParseAddress(c.Mail.From); err != nil || a.Name != "" {
+		bad("SMTP_FROM", "must be a plain email address such as rewards@example.com, not %q", c.Mail.From)
+	} else if prod && c.Mail.Transport == "smtp" && strings.HasSuffix(a.Address, "@localhost") {
+		bad("SMTP_FROM", "is required in production: the address messages come from")
+	}
+	if secret := env("UNSUBSCRIBE_SECRET", ""); secret != "" {
+		if len(secret) < 32 {
+			bad("UNSUBSCRIBE_SECRET", "must be at least 32 characters")
+		}
+		c.Mail.UnsubscribeKey = []byte(secret)
+	} else if c.EncryptionKey != nil {
+		// A key of its own, so the encryption key never signs anything
+		// shoppers can see.
+		m := hmac.New(sha256.New, c.EncryptionKey)
+		m.Write([]byte("loyalty unsubscribe links v1"))
+		c.Mail.UnsubscribeKey = m.Sum(nil)
+	}
+
 	c.Log = Log{Level: strings.ToLower(env("LOG_LEVEL", "info")), Format: strings.ToLower(env("LOG_FORMAT", "text"))}
 	if prod && getenv("LOG_FORMAT") == "" {
 		c.Log.Format = "json"
@@ -203,6 +264,31 @@ func load(getenv func(string) string) (Config, error) {
 		return c, errors.New("configuration is invalid:\n  " + strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+// checkSMTPURL accepts smtp:// and smtps:// URLs with a host, an optional
+// port and an optional starttls=required|opportunistic|off.
+func checkSMTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("must be a URL such as smtp://user:pass@mail.example.com:587")
+	case u.Scheme != "smtp" && u.Scheme != "smtps":
+		return fmt.Errorf("must start with smtp:// or smtps://, not %q", u.Scheme+"://")
+	case u.Hostname() == "":
+		return errors.New("must name the mail server's host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port must be 1 to 65535, not %q", p)
+		}
+	}
+	switch v := u.Query().Get("starttls"); v {
+	case "", "required", "opportunistic", "off":
+	default:
+		return fmt.Errorf("starttls must be required, opportunistic or off, not %q", v)
+	}
+	return nil
 }
 
 func splitList(s string) []string {
@@ -249,6 +335,10 @@ func (c Config) Masked() []string {
 		"ENCRYPTION_KEY_PREVIOUS=" + mask(string(c.PreviousEncryptionKey)),
 		"WORKER_CONCURRENCY=" + strconv.Itoa(c.Worker.Concurrency),
 		"WEBHOOK_MAX_BODY_BYTES=" + strconv.FormatInt(c.HTTP.MaxWebhookBody, 10),
+		"MAIL_TRANSPORT=" + c.Mail.Transport,
+		"SMTP_URL=" + redactURL(c.Mail.SMTPURL),
+		"SMTP_FROM=" + c.Mail.From,
+		"MAIL_PER_SHOP_PER_MINUTE=" + strconv.Itoa(c.Mail.PerShopPerMinute),
 	}
 }
 

@@ -17,6 +17,8 @@ var goodProduction = map[string]string{
 	"SHOPIFY_API_KEY":    "key",
 	"SHOPIFY_API_SECRET": "real-secret",
 	"ENCRYPTION_KEY":     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	"SMTP_URL":           "smtp://mailer:mail-pass@smtp.example.com:587",
+	"SMTP_FROM":          "rewards@example.com",
 }
 
 func TestDevelopmentNeedsNoEnvironment(t *testing.T) {
@@ -52,6 +54,12 @@ func TestProductionNamesTheVariableThatIsWrong(t *testing.T) {
 		{"redis url that is not redis", "REDIS_URL", "http://redis", "REDIS_URL: must be a redis://"},
 		{"bad concurrency", "WORKER_CONCURRENCY", "many", "WORKER_CONCURRENCY: must be a whole number"},
 		{"bad log level", "LOG_LEVEL", "loud", "LOG_LEVEL: must be debug"},
+		{"no mail server", "SMTP_URL", "", "SMTP_URL: is required in production"},
+		{"mail server url that is not smtp", "SMTP_URL", "https://smtp.example.com", "SMTP_URL: must start with smtp://"},
+		{"mail server url without a host", "SMTP_URL", "smtp://", "SMTP_URL: must name the mail server's host"},
+		{"unknown starttls policy", "SMTP_URL", "smtp://smtp.example.com?starttls=maybe", "SMTP_URL: starttls must be"},
+		{"sender that is not an address", "SMTP_FROM", "rewards", "SMTP_FROM: must be a plain email address"},
+		{"unknown mail transport", "MAIL_TRANSPORT", "pigeon", "MAIL_TRANSPORT: must be smtp or log"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,9 +79,35 @@ func TestProductionNamesTheVariableThatIsWrong(t *testing.T) {
 func TestMaskedHidesSecrets(t *testing.T) {
 	c, _ := load(fromMap(goodProduction))
 	all := strings.Join(c.Masked(), "\n")
-	for _, secret := range []string{"real-secret", ":p@", "00112233"} {
+	for _, secret := range []string{"real-secret", ":p@", "00112233", "mail-pass"} {
 		if strings.Contains(all, secret) {
 			t.Errorf("masked config shows %q:\n%s", secret, all)
 		}
 	}
+}
+
+func TestMailTransport(t *testing.T) {
+	t.Run("local mode writes mail to the log", func(t *testing.T) {
+		c, err := load(fromMap(nil))
+		if err != nil || c.Mail.Transport != "log" || len(c.Mail.UnsubscribeKey) != 32 {
+			t.Fatalf("mail = %+v, %v", c.Mail, err)
+		}
+	})
+	t.Run("production may choose the log transport explicitly", func(t *testing.T) {
+		env := map[string]string{"MAIL_TRANSPORT": "log", "SMTP_URL": ""}
+		for k, v := range goodProduction {
+			if _, set := env[k]; !set {
+				env[k] = v
+			}
+		}
+		if c, err := load(fromMap(env)); err != nil || c.Mail.Transport != "log" {
+			t.Fatalf("mail = %+v, %v", c.Mail, err)
+		}
+	})
+	t.Run("a URL selects SMTP and the unsubscribe key is not the encryption key", func(t *testing.T) {
+		c, err := load(fromMap(goodProduction))
+		if err != nil || c.Mail.Transport != "smtp" || string(c.Mail.UnsubscribeKey) == string(c.EncryptionKey) {
+			t.Fatalf("mail = %+v, %v", c.Mail, err)
+		}
+	})
 }
