@@ -56,6 +56,7 @@ func (h *Handler) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeIssueCode, h.IssueCode)
 	mux.HandleFunc(TypeIssuePending, h.IssuePending)
 	mux.HandleFunc(TypeExpireCodes, h.ExpireCodes)
+	mux.HandleFunc(TypeYearlyBonuses, h.YearlyBonuses)
 }
 
 // errMalformed marks payloads that can never succeed: retrying them only

@@ -73,6 +73,9 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, h *Handler, log *slo
 	if _, err := sched.Register("@every 15m", NewExpireCodesTask()); err != nil {
 		return nil, fmt.Errorf("schedule reward code expiry: %w", err)
 	}
+	if _, err := sched.Register(YearlyBonusesSchedule, NewYearlyBonusesTask()); err != nil {
+		return nil, fmt.Errorf("schedule yearly bonuses: %w", err)
+	}
 	return &Server{srv: srv, sched: sched, mux: mux, log: log}, nil
 }
 
