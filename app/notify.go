@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,8 +127,9 @@ type NotificationStore interface {
 	// attempt's status, counting tries that reached the mail server.
 	RecordAttempt(ctx context.Context, a NotificationAttempt) error
 	// QueuedNotifications lists notifications still queued that were made
-	// before the given time, oldest first, with their shops.
-	QueuedNotifications(ctx context.Context, before time.Time, limit int) ([]Shop, []Notification, error)
+	// before the given time, after the id afterID, in id order, with their
+	// shops.
+	QueuedNotifications(ctx context.Context, before time.Time, afterID int64, limit int) ([]Shop, []Notification, error)
 	// Notifications lists a shop's latest notifications, of one customer
 	// when customerID is not 0.
 	Notifications(ctx context.Context, shopID, customerID int64, limit int) ([]Notification, error)
@@ -137,6 +139,17 @@ type NotificationStore interface {
 	// Unsubscribed returns when a customer unsubscribed, or nil.
 	Unsubscribed(ctx context.Context, shopID, customerID int64) (*time.Time, error)
 	ShopByID(ctx context.Context, shopID int64) (Shop, error)
+	// ExpiringByDay sums, per customer and day (UTC), the points of a
+	// shop's lots that still hold points and expire after from and before
+	// until.
+	ExpiringByDay(ctx context.Context, shopID int64, from, until time.Time) ([]ExpiringDay, error)
+}
+
+// ExpiringDay is what one customer has expiring on one day.
+type ExpiringDay struct {
+	CustomerID int64
+	Day        time.Time // midnight UTC
+	Points     int64
 }
 
 // NoticeQueue hands a recorded notification to the workers that send it.
@@ -297,9 +310,110 @@ func (s *Service) DeliverNotice(ctx context.Context, id int64, mailer Mailer, la
 }
 
 // QueuedNotifications lists notifications waiting to be sent that were made
-// before the given time, for the outbox sweep.
-func (s *Service) QueuedNotifications(ctx context.Context, before time.Time, limit int) ([]Shop, []Notification, error) {
-	return s.store.QueuedNotifications(ctx, before, limit)
+// before the given time, for the outbox sweep, a page after afterID at a time.
+func (s *Service) QueuedNotifications(ctx context.Context, before time.Time, afterID int64, limit int) ([]Shop, []Notification, error) {
+	return s.store.QueuedNotifications(ctx, before, afterID, limit)
+}
+
+// Notification returns a recorded notification with its shop.
+func (s *Service) Notification(ctx context.Context, id int64) (Shop, Notification, error) {
+	return s.store.Notification(ctx, id)
+}
+
+// joinedRecently is how new a customer who earns on their first order must
+// be to be welcomed then: a shopper who was already here before the app
+// sent messages is not welcomed out of the blue.
+const joinedRecently = 24 * time.Hour
+
+// NotifyOutcome sends the messages an applied event calls for: a welcome to
+// a shopper who just joined (the signup bonus, or points from a first
+// order) and points earned for each earn entry. The keys make it safe to
+// call again for the same outcome.
+func (s *Service) NotifyOutcome(ctx context.Context, shop Shop, out Outcome) error {
+	var errs []error
+	for _, e := range out.Entries {
+		switch {
+		case e.Kind == KindBonus && strings.HasSuffix(e.IdempotencyKey, ":signup"):
+			errs = append(errs, s.NotifyWelcome(ctx, shop, e.CustomerID, e.Points))
+		case e.Kind == KindEarn:
+			c, err := s.store.CustomerByID(ctx, shop.ID, e.CustomerID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if s.now().Sub(c.CreatedAt) < joinedRecently {
+				errs = append(errs, s.NotifyWelcome(ctx, shop, c.ID, 0))
+			}
+			_, err = s.Notify(ctx, shop, Notice{Kind: MessageEarned, CustomerID: e.CustomerID, Points: e.Points,
+				Key: fmt.Sprintf("earned:%d", e.ID)})
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NotifyWelcome welcomes a customer to the program once, with the points
+// they joined with (0: none).
+func (s *Service) NotifyWelcome(ctx context.Context, shop Shop, customerID, points int64) error {
+	_, err := s.Notify(ctx, shop, Notice{Kind: MessageWelcome, CustomerID: customerID, Points: points,
+		Key: fmt.Sprintf("welcome:%d", customerID)})
+	return err
+}
+
+// WarnExpiring warns shoppers whose points expire soon, once per customer,
+// day and threshold of the shop's WarnDays. A threshold of N days covers
+// points expiring in more days than the next smaller threshold and at most
+// N days: so a run that was missed (the workers were down that day) is
+// caught up by the next one, and each day's points are warned about once
+// per threshold as the day comes closer. It returns how many warnings it
+// queued.
+func (s *Service) WarnExpiring(ctx context.Context) (int, error) {
+	now := s.now().UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	shops, err := s.store.Shops(ctx)
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	var errs []error
+	for _, shop := range shops {
+		if !shop.Active() {
+			continue
+		}
+		prog, err := s.store.Program(ctx, shop.ID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prog.ExpiryDays == 0 || !prog.Messages.Expiring || len(prog.WarnDays) == 0 {
+			continue
+		}
+		days := slices.Clone(prog.WarnDays)
+		slices.Sort(days)
+		days = slices.Compact(days)
+		for i, n := range days {
+			from := now
+			if i > 0 {
+				from = today.AddDate(0, 0, days[i-1]+1)
+			}
+			due, err := s.store.ExpiringByDay(ctx, shop.ID, from, today.AddDate(0, 0, n+1))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, d := range due {
+				ok, err := s.Notify(ctx, shop, Notice{Kind: MessageExpiring, CustomerID: d.CustomerID, Points: d.Points, On: d.Day,
+					Key: fmt.Sprintf("expiring:%d:%s:%d", d.CustomerID, d.Day.Format(time.DateOnly), n)})
+				if ok {
+					queued++
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return queued, errors.Join(errs...)
 }
 
 // Notifications lists a shop's latest notifications for support, of one

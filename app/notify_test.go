@@ -191,12 +191,119 @@ func TestDeliverNotice(t *testing.T) {
 		f := newFixture(t, nil)
 		c := f.shopper("c1", "a@example.com", "en")
 		f.notify(app.Notice{Kind: app.MessageWelcome, CustomerID: c.ID, Key: "welcome:1"})
-		shops, due, err := f.svc.QueuedNotifications(f.ctx, testNow.Add(time.Second), 10)
+		shops, due, err := f.svc.QueuedNotifications(f.ctx, testNow.Add(time.Second), 0, 10)
 		if err != nil || len(due) != 1 || shops[0].ID != f.shop.ID {
 			t.Fatalf("queued = %v %v, %v", shops, due, err)
 		}
-		if _, due, _ = f.svc.QueuedNotifications(f.ctx, testNow, 10); len(due) != 0 {
+		if _, due, _ = f.svc.QueuedNotifications(f.ctx, testNow, 0, 10); len(due) != 0 {
 			t.Fatalf("a notice made at the cut-off is listed: %v", due)
+		}
+	})
+}
+
+func TestNotifyOutcome(t *testing.T) {
+	t.Run("a first order welcomes the shopper and says what they earned", func(t *testing.T) {
+		f := newFixture(t, nil)
+		out := f.accrue(paid("o1", "c1", "120.00"))
+		if err := f.svc.NotifyOutcome(f.ctx, f.shop, out); err != nil {
+			t.Fatal(err)
+		}
+		got := f.notifications("c1")
+		if len(got) != 2 || got[1].Notice.Kind != app.MessageWelcome || got[0].Notice.Kind != app.MessageEarned || got[0].Notice.Points != 120 {
+			t.Fatalf("notifications = %+v", got)
+		}
+		// A second order earns again but welcomes no more.
+		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o2", "c1", "5.00"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.notifications("c1"); len(got) != 3 || got[0].Notice.Points != 5 {
+			t.Fatalf("notifications = %+v", got)
+		}
+	})
+	t.Run("the signup bonus comes with the welcome", func(t *testing.T) {
+		f := newFixture(t, func(p *app.Program) { p.SignupBonus = 50 })
+		out, err := f.svc.WelcomeCustomer(f.ctx, f.shop, app.CustomerCreated{Customer: *customer("c1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.NotifyOutcome(f.ctx, f.shop, out); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.notifications("c1"); len(got) != 1 || got[0].Notice.Kind != app.MessageWelcome || got[0].Notice.Points != 50 {
+			t.Fatalf("notifications = %+v", got)
+		}
+	})
+}
+
+func TestWarnExpiring(t *testing.T) {
+	f := newFixture(t, func(p *app.Program) { p.ExpiryDays = 30 })
+	// Two orders on the same day expire on the same day: one warning.
+	f.accrue(paid("o1", "c1", "100.00"))
+	f.accrue(paid("o2", "c1", "20.00"))
+	f.accrue(paid("o3", "c2", "7.00"))
+	expires := testNow.AddDate(0, 0, 30)
+	warn := func(at time.Time) int {
+		t.Helper()
+		svc := app.NewService(f.store, func() time.Time { return at })
+		n, err := svc.WarnExpiring(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	steps := []struct {
+		name string
+		at   time.Time
+		want int
+	}{
+		{"nothing is due 15 days ahead", expires.AddDate(0, 0, -15).Add(time.Hour), 0},
+		{"14 days ahead each shopper is warned once for the day", expires.AddDate(0, 0, -14), 2},
+		{"an hour later the same warning is not sent again", expires.AddDate(0, 0, -14).Add(time.Hour), 0},
+		{"a day later nothing new is due", expires.AddDate(0, 0, -13), 0},
+		{"3 days ahead comes the second warning", expires.AddDate(0, 0, -3), 2},
+		{"and it too is sent once", expires.AddDate(0, 0, -2), 0},
+		{"points that expired are not warned about", expires.Add(time.Minute), 0},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if got := warn(s.at); got != s.want {
+				t.Fatalf("queued %d warnings, want %d", got, s.want)
+			}
+		})
+	}
+	var warnings []app.Notification
+	for _, n := range f.notifications("c1") {
+		if n.Notice.Kind == app.MessageExpiring {
+			warnings = append(warnings, n)
+		}
+	}
+	if len(warnings) != 2 || warnings[0].Notice.Points != 120 || !warnings[0].Notice.On.Equal(time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("warnings = %+v", warnings)
+	}
+
+	t.Run("a missed day is caught up within the threshold", func(t *testing.T) {
+		f := newFixture(t, func(p *app.Program) { p.ExpiryDays = 30 })
+		f.accrue(paid("o1", "c1", "10.00"))
+		svc := app.NewService(f.store, func() time.Time { return testNow.AddDate(0, 0, 20) })
+		if n, err := svc.WarnExpiring(f.ctx); n != 1 || err != nil {
+			t.Fatalf("WarnExpiring = %d, %v; want the 14-day warning 10 days ahead", n, err)
+		}
+	})
+	t.Run("spent points are not warned about", func(t *testing.T) {
+		f := newFixture(t, func(p *app.Program) { p.ExpiryDays = 30 })
+		f.accrue(paid("o1", "c1", "10.00"))
+		f.adjust("c1", -10, "spent")
+		svc := app.NewService(f.store, func() time.Time { return testNow.AddDate(0, 0, 16) })
+		if n, err := svc.WarnExpiring(f.ctx); n != 0 || err != nil {
+			t.Fatalf("WarnExpiring = %d, %v", n, err)
+		}
+	})
+	t.Run("a shop that switched warnings off sends none", func(t *testing.T) {
+		f := newFixture(t, func(p *app.Program) { p.ExpiryDays = 30; p.Messages.Expiring = false })
+		f.accrue(paid("o1", "c1", "10.00"))
+		svc := app.NewService(f.store, func() time.Time { return testNow.AddDate(0, 0, 16) })
+		if n, err := svc.WarnExpiring(f.ctx); n != 0 || err != nil {
+			t.Fatalf("WarnExpiring = %d, %v", n, err)
 		}
 	})
 }

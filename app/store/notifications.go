@@ -152,11 +152,11 @@ func lastError(a app.NotificationAttempt) string {
 	return a.Detail
 }
 
-// QueuedNotifications lists notifications still waiting, oldest first.
-func (s *Store) QueuedNotifications(ctx context.Context, before time.Time, limit int) ([]app.Shop, []app.Notification, error) {
+// QueuedNotifications lists notifications still waiting, in id order.
+func (s *Store) QueuedNotifications(ctx context.Context, before time.Time, afterID int64, limit int) ([]app.Shop, []app.Notification, error) {
 	var rows []notificationRow
 	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumns+` FROM notifications
-		WHERE status = 'queued' AND created_at < ? ORDER BY created_at, id LIMIT ?`, before, limit).Scan(&rows).Error; err != nil {
+		WHERE status = 'queued' AND created_at < ? AND id > ? ORDER BY id LIMIT ?`, before, afterID, limit).Scan(&rows).Error; err != nil {
 		return nil, nil, translate(err)
 	}
 	shops := make([]app.Shop, len(rows))
@@ -242,4 +242,28 @@ func (s *Store) Unsubscribed(ctx context.Context, shopID, customerID int64) (*ti
 		return nil, app.Errorf(app.ENotFound, "no customer %d in this shop", customerID)
 	}
 	return rows[0].UnsubscribedAt, nil
+}
+
+// ExpiringByDay sums the open lots of a shop that expire in [from, until)
+// per customer and UTC day. Pending lots count: their points expire too.
+func (s *Store) ExpiringByDay(ctx context.Context, shopID int64, from, until time.Time) ([]app.ExpiringDay, error) {
+	var rows []struct {
+		CustomerID int64
+		Day        time.Time
+		Points     int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT l.customer_id, date_trunc('day', l.expires_at AT TIME ZONE 'UTC') AS day,
+			sum(l.remaining) AS points
+		FROM lots l JOIN customers c ON c.id = l.customer_id
+		WHERE c.shop_id = ? AND l.remaining > 0 AND l.expires_at >= ? AND l.expires_at < ?
+		GROUP BY 1, 2 ORDER BY 1, 2`, shopID, from, until).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.ExpiringDay, len(rows))
+	for i, r := range rows {
+		out[i] = app.ExpiringDay{CustomerID: r.CustomerID, Points: r.Points,
+			Day: time.Date(r.Day.Year(), r.Day.Month(), r.Day.Day(), 0, 0, 0, 0, time.UTC)}
+	}
+	return out, nil
 }
