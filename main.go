@@ -150,6 +150,7 @@ func open(ctx context.Context) (*deps, error) {
 	}
 	views := store.NewViewCache(rdb, newLogger(cfg.Log, os.Stderr))
 	st.OnLedgerChange(views.Invalidate)
+	st.OnProgramChange(views.InvalidateShop)
 	return &deps{cfg: cfg, store: st, svc: app.NewService(st, time.Now).WithViewCache(views)}, nil
 }
 

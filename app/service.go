@@ -100,7 +100,7 @@ func (d Discrepancy) String() string {
 type Service struct {
 	store Store
 	now   func() time.Time
-	views ViewCache // nil: widget views are read from the store every time
+	views *viewCaching // nil: widget views are read from the store every time
 
 	// notices hands new notifications to the workers; nil: they wait for
 	// the outbox sweep.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -67,29 +68,65 @@ type LotExpiry struct {
 	ExpiresAt time.Time
 }
 
-// ViewToken is what a shopper's records were when a read of them began;
-// only the ViewCache that issued it reads it. Empty means do not save.
+// ViewToken is what a shopper's records, or a shop's program and rewards,
+// were when a read of them began; only the ViewCache that issued it reads
+// it. Empty means the cache could not say: do not keep what is read.
 type ViewToken string
 
-// ViewCache keeps customer snapshots between changes, so that showing the
-// widget costs no ledger queries. The store tells the cache about every
-// change to a customer's ledger, lots, balance or details once it is
-// committed; a snapshot read while a change lands is refused by Save, so a
-// stale one is never kept. A cache that cannot be reached reports misses
-// and drops saves: the store stays the truth.
+// ViewTokens are the tokens of one widget view's read.
+type ViewTokens struct {
+	// Customer is the shopper's, for Save; empty for a guest.
+	Customer ViewToken
+	// Shop is the shop's program and rewards': it changes whenever they do.
+	Shop ViewToken
+}
+
+// ViewCache keeps what widget views show between changes, so that showing
+// the widget costs no database queries. The store tells the cache about
+// every change to a customer's ledger, lots, balance or details, and to a
+// shop's program or rewards, once it is committed; a snapshot read while a
+// change lands is refused by Save, so a stale one is never kept. A cache
+// that cannot be reached reports misses and empty tokens: the store stays
+// the truth.
 type ViewCache interface {
 	// Load returns the snapshot kept for a shop's shopper (by the platform's
-	// id) and whether there was one. On a miss, the token is what Save needs.
-	Load(ctx context.Context, shopID int64, platformID string) (CustomerSnapshot, ViewToken, bool)
+	// id) and whether there was one, with the tokens of the read; a guest
+	// (platformID "") gets only the shop's token.
+	Load(ctx context.Context, shopID int64, platformID string) (CustomerSnapshot, ViewTokens, bool)
 	// Save keeps a snapshot read from the store after Load returned token,
 	// unless the shopper's records changed since.
 	Save(ctx context.Context, shopID int64, platformID string, token ViewToken, snap CustomerSnapshot)
 }
 
-// WithViewCache makes CustomerView read shoppers' snapshots through c; nil
-// (the default) reads the store every time.
+// viewCaching is a ViewCache with this process's copies of shops' programs
+// and rewards, each kept with the shop's token it was read under: the same
+// for every shopper and cheap to keep in memory, they need no trip to the
+// cache beyond the token that Load fetches with the shopper's snapshot.
+type viewCaching struct {
+	cache ViewCache
+	mu    sync.Mutex
+	shops map[int64]shopOffer
+}
+
+// shopOffer is a shop's program and rewards as read under token.
+type shopOffer struct {
+	token   ViewToken
+	program Program
+	rewards []Reward
+	readAt  time.Time
+}
+
+// shopOfferLife bounds how long a copy of a shop's program and rewards
+// serves, however its token looks.
+const shopOfferLife = 10 * time.Minute
+
+// WithViewCache makes CustomerView read through c; nil (the default) reads
+// the store every time.
 func (s *Service) WithViewCache(c ViewCache) *Service {
-	s.views = c
+	s.views = nil
+	if c != nil {
+		s.views = &viewCaching{cache: c, shops: map[int64]shopOffer{}}
+	}
 	return s
 }
 
@@ -100,20 +137,29 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 	if !shop.Active() {
 		return CustomerView{}, Errorf(EForbidden, "the loyalty program is not available in this shop right now")
 	}
-	prog, err := s.store.Program(ctx, shop.ID)
-	if err != nil {
-		return CustomerView{}, err
+	now := s.now()
+	var (
+		cached CustomerSnapshot
+		tokens ViewTokens
+		hit    bool
+	)
+	if s.views != nil {
+		cached, tokens, hit = s.views.cache.Load(ctx, shop.ID, customerID)
 	}
-	rewards, err := s.store.Rewards(ctx, shop.ID)
+	prog, rewards, err := s.shopOffer(ctx, shop.ID, tokens.Shop, now)
 	if err != nil {
 		return CustomerView{}, err
 	}
 	v := CustomerView{Shop: shop, Program: prog}
 	if customerID != "" {
-		now := s.now()
-		snap, err := s.customerSnapshot(ctx, shop, customerID, now)
-		if err != nil {
-			return CustomerView{}, err
+		snap := cached
+		if !hit || now.Before(snap.ReadAt) || now.Sub(snap.ReadAt) >= snapshotLife {
+			if snap, err = s.readSnapshot(ctx, shop, customerID, now); err != nil {
+				return CustomerView{}, err
+			}
+			if tokens.Customer != "" {
+				s.views.cache.Save(ctx, shop.ID, customerID, tokens.Customer, snap)
+			}
 		}
 		c := snap.Customer
 		v.Customer = &c
@@ -138,27 +184,35 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 	return v, nil
 }
 
-// customerSnapshot serves the shopper's part of the view from the cache
-// when it holds a recent one, otherwise from the store, saving what it read.
-func (s *Service) customerSnapshot(ctx context.Context, shop Shop, platformID string, now time.Time) (CustomerSnapshot, error) {
-	var token ViewToken
-	if s.views != nil {
-		snap, tok, hit := s.views.Load(ctx, shop.ID, platformID)
-		if hit && !now.Before(snap.ReadAt) && now.Sub(snap.ReadAt) < snapshotLife {
-			return snap, nil
+// shopOffer returns a shop's program and rewards: this process's copy when
+// it was read under the shop's current token, otherwise the store's, kept
+// for the next view.
+func (s *Service) shopOffer(ctx context.Context, shopID int64, token ViewToken, now time.Time) (Program, []Reward, error) {
+	if s.views != nil && token != "" {
+		s.views.mu.Lock()
+		o, ok := s.views.shops[shopID]
+		s.views.mu.Unlock()
+		if ok && o.token == token && !now.Before(o.readAt) && now.Sub(o.readAt) < shopOfferLife {
+			return o.program, o.rewards, nil
 		}
-		token = tok
 	}
-	snap, err := s.readSnapshot(ctx, shop, platformID, now)
+	prog, err := s.store.Program(ctx, shopID)
 	if err != nil {
-		return CustomerSnapshot{}, err
+		return Program{}, nil, err
+	}
+	rewards, err := s.store.Rewards(ctx, shopID)
+	if err != nil {
+		return Program{}, nil, err
 	}
 	if s.views != nil && token != "" {
-		s.views.Save(ctx, shop.ID, platformID, token, snap)
+		s.views.mu.Lock()
+		s.views.shops[shopID] = shopOffer{token: token, program: prog, rewards: rewards, readAt: now}
+		s.views.mu.Unlock()
 	}
-	return snap, nil
+	return prog, rewards, nil
 }
 
+// readSnapshot reads the shopper's part of the view from the store.
 func (s *Service) readSnapshot(ctx context.Context, shop Shop, platformID string, now time.Time) (CustomerSnapshot, error) {
 	c, err := s.store.CustomerByPlatformID(ctx, shop.ID, platformID)
 	switch {

@@ -25,6 +25,11 @@ import (
 //	loyalty:view:gen:SHOP:CUSTOMER       their generation: a new random value at every change
 //	loyalty:view:SCHEMA:SHOP:CUSTOMER    the snapshot (JSON), with the generation it was read at
 //
+// and for each shop loyalty:view:shopgen:SHOP, the generation of its program
+// and rewards, which InvalidateShop renews at every change to them; the
+// service keeps its own copy of those and compares generations (it gets
+// the shop's with the shopper's, in the same round trip).
+//
 // A read takes the generation before it asks PostgreSQL (Load), and Save
 // writes the snapshot only if the generation is still the same, checked
 // and written by one Lua script. Invalidate, which the store calls after
@@ -117,6 +122,10 @@ func generationKey(shopID int64, platformID string) string {
 	return "loyalty:view:gen:" + strconv.FormatInt(shopID, 10) + ":" + platformID
 }
 
+func shopGenerationKey(shopID int64) string {
+	return "loyalty:view:shopgen:" + strconv.FormatInt(shopID, 10)
+}
+
 func viewKey(shopID int64, platformID string) string {
 	return "loyalty:view:" + viewSchema + ":" + strconv.FormatInt(shopID, 10) + ":" + platformID
 }
@@ -132,30 +141,40 @@ type cachedView struct {
 const tokenPrefix = "g:"
 
 // Load returns the shopper's snapshot when one is kept under their current
-// generation, and on a miss the token to save a fresh one with.
-func (c *ViewCache) Load(ctx context.Context, shopID int64, platformID string) (app.CustomerSnapshot, app.ViewToken, bool) {
+// generation, with the shop's generation and, on a miss, the shopper's
+// token to save a fresh snapshot with. A guest gets the shop's alone.
+func (c *ViewCache) Load(ctx context.Context, shopID int64, platformID string) (app.CustomerSnapshot, app.ViewTokens, bool) {
 	if c.resting() {
-		return app.CustomerSnapshot{}, "", false
+		return app.CustomerSnapshot{}, app.ViewTokens{}, false
+	}
+	keys := []string{shopGenerationKey(shopID)}
+	if platformID != "" {
+		keys = append(keys, generationKey(shopID, platformID), viewKey(shopID, platformID))
 	}
 	opCtx, cancel := context.WithTimeout(ctx, viewTimeout)
 	defer cancel()
-	vals, err := c.rdb.MGet(opCtx, generationKey(shopID, platformID), viewKey(shopID, platformID)).Result()
+	vals, err := c.rdb.MGet(opCtx, keys...).Result()
 	if err != nil {
 		c.rest(ctx, "load", err)
-		return app.CustomerSnapshot{}, "", false
+		return app.CustomerSnapshot{}, app.ViewTokens{}, false
 	}
-	gen, _ := vals[0].(string)
-	token := app.ViewToken(tokenPrefix + gen)
-	raw, ok := vals[1].(string)
+	shopGen, _ := vals[0].(string)
+	tokens := app.ViewTokens{Shop: app.ViewToken(tokenPrefix + shopGen)}
+	if platformID == "" {
+		return app.CustomerSnapshot{}, tokens, false
+	}
+	gen, _ := vals[1].(string)
+	tokens.Customer = app.ViewToken(tokenPrefix + gen)
+	raw, ok := vals[2].(string)
 	if !ok {
-		return app.CustomerSnapshot{}, token, false
+		return app.CustomerSnapshot{}, tokens, false
 	}
 	var v cachedView
 	if err := json.Unmarshal([]byte(raw), &v); err != nil || v.Generation != gen ||
 		v.Snapshot.Customer.ShopID != shopID || v.Snapshot.Customer.PlatformID != platformID {
-		return app.CustomerSnapshot{}, token, false
+		return app.CustomerSnapshot{}, tokens, false
 	}
-	return v.Snapshot, token, true
+	return v.Snapshot, tokens, true
 }
 
 // saveView writes the snapshot only if the generation is the one the read
@@ -203,6 +222,23 @@ func (c *ViewCache) Invalidate(ctx context.Context, changed []CustomerKey) {
 	}
 	c.log.Warn("cached widget views not invalidated; they may be stale for up to "+viewTTL.String(),
 		"customers", len(changed), "error", err)
+}
+
+// InvalidateShop renews the generation of a shop's program and rewards, so
+// every process reads them again. The store calls it after each change to
+// them (store.OnProgramChange).
+func (c *ViewCache) InvalidateShop(ctx context.Context, shopID int64) {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		ctx, cancel := context.WithTimeout(ctx, invalidateTimeout)
+		err = c.rdb.Set(ctx, shopGenerationKey(shopID), strconv.FormatUint(rand.Uint64(), 36), generationTTL).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	c.log.Warn("a shop's cached program and rewards not invalidated; widget views may show the old ones for up to "+viewTTL.String(),
+		"shop", shopID, "error", err)
 }
 
 func (c *ViewCache) invalidate(ctx context.Context, changed []CustomerKey) error {

@@ -42,6 +42,7 @@ func newCacheRig(t testing.TB) *cacheRig {
 	r := &cacheRig{ctx: context.Background(), store: st, rdb: rdb, cache: store.NewViewCache(rdb, nil),
 		now: time.Now().UTC().Truncate(time.Second)}
 	st.OnLedgerChange(r.cache.Invalidate)
+	st.OnProgramChange(r.cache.InvalidateShop)
 	r.svc = app.NewService(st, func() time.Time { return r.now }).WithViewCache(r.cache)
 	r.later = app.NewService(st, func() time.Time { return r.now.Add(48 * time.Hour) })
 	prog := app.DefaultProgram(0)
@@ -188,6 +189,57 @@ func TestCachedViewShowsEveryChangeAtOnce(t *testing.T) {
 	})
 }
 
+func TestCachedViewShowsProgramAndRewardChangesAtOnce(t *testing.T) {
+	r := newCacheRig(t)
+	r.accrue(t, "1", "7001", "100.00")
+	// Another process (a replica, a support command) with its own copies,
+	// sharing the database and Redis.
+	other := app.NewService(r.store, func() time.Time { return r.now }).WithViewCache(store.NewViewCache(r.rdb, nil))
+	var reward app.Reward
+	changes := []struct {
+		name  string
+		apply func(t *testing.T)
+		check func(v app.CustomerView) bool
+	}{
+		{"a reward added", func(t *testing.T) {
+			var err error
+			if reward, err = other.AddReward(r.ctx, r.shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 50,
+				Amount: app.MustAmount("5.00"), Active: true}); err != nil {
+				t.Fatal(err)
+			}
+		}, func(v app.CustomerView) bool { return len(v.Rewards) == 1 && v.Rewards[0].Points == 50 }},
+		{"a reward withdrawn", func(t *testing.T) {
+			if err := other.SetRewardActive(r.ctx, r.shop, reward.ID, false); err != nil {
+				t.Fatal(err)
+			}
+		}, func(v app.CustomerView) bool { return len(v.Rewards) == 0 }},
+		{"the program changed", func(t *testing.T) {
+			prog, err := other.Program(r.ctx, r.shop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prog.SignupBonus = 75
+			if err := r.store.SaveProgram(r.ctx, prog); err != nil {
+				t.Fatal(err)
+			}
+		}, func(v app.CustomerView) bool { return v.Program.SignupBonus == 75 }},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			for _, who := range []string{"7001", ""} {
+				r.view(t, who)
+				r.view(t, who)
+			}
+			c.apply(t)
+			for _, who := range []string{"7001", ""} {
+				if v := r.view(t, who); !c.check(v) {
+					t.Fatalf("view of %q = program %+v, rewards %+v", who, v.Program, v.Rewards)
+				}
+			}
+		})
+	}
+}
+
 func TestCacheNeverKeepsAViewAChangeOvertook(t *testing.T) {
 	r := newCacheRig(t)
 	r.accrue(t, "1", "7001", "100.00")
@@ -206,7 +258,7 @@ func TestCacheNeverKeepsAViewAChangeOvertook(t *testing.T) {
 	r.accrue(t, "2", "7001", "30.00")
 
 	// ...and the reader's save, of what it read before the change, is refused.
-	r.cache.Save(r.ctx, r.shop.ID, "7001", token, before)
+	r.cache.Save(r.ctx, r.shop.ID, "7001", token.Customer, before)
 	if r.cached("7001") {
 		t.Fatal("a snapshot read before a change was kept after it")
 	}
@@ -219,7 +271,7 @@ func TestCacheNeverKeepsAViewAChangeOvertook(t *testing.T) {
 		_, token, _ := r.cache.Load(r.ctx, r.shop.ID, "7001")
 		fresh := r.view(t, "7001")
 		r.rdb.FlushDB(r.ctx)
-		r.cache.Save(r.ctx, r.shop.ID, "7001", token, app.CustomerSnapshot{Customer: *fresh.Customer, ReadAt: r.now})
+		r.cache.Save(r.ctx, r.shop.ID, "7001", token.Customer, app.CustomerSnapshot{Customer: *fresh.Customer, ReadAt: r.now})
 		if !r.cached("7001") {
 			t.Fatal("the snapshot was not kept")
 		}
@@ -306,9 +358,8 @@ func TestCachedViewExpiringWindowSlides(t *testing.T) {
 }
 
 // BenchmarkCustomerView reads the widget views of 200 shoppers with 30
-// entries each, at random: from PostgreSQL every time (uncached), through
-// the Redis view cache (cached), and a guest's view (the shop's program and
-// rewards alone, which are read from PostgreSQL either way).
+// entries each, at random, and a guest's view (the program and rewards
+// alone): from PostgreSQL every time, and through the Redis view cache.
 func BenchmarkCustomerView(b *testing.B) {
 	r := newCacheRig(b)
 	for i, points := range []int64{100, 300, 500, 800, 2000} {
@@ -328,31 +379,28 @@ func BenchmarkCustomerView(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	uncached := app.NewService(r.store, func() time.Time { return r.now })
-	for _, bb := range []struct {
+	services := []struct {
 		name string
 		svc  *app.Service
-	}{{"uncached", uncached}, {"cached", r.svc}} {
-		b.Run(bb.name, func(b *testing.B) {
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					i++
-					v, err := bb.svc.CustomerView(r.ctx, r.shop, strconv.Itoa(9000+i*7%shoppers))
-					if err != nil || v.Customer.Balance != 12*orders {
-						b.Fatalf("view = %+v, %v", v.Customer, err)
+	}{{"uncached", app.NewService(r.store, func() time.Time { return r.now })}, {"cached", r.svc}}
+	for _, shopper := range []string{"signed-in", "guest"} {
+		for _, s := range services {
+			b.Run(shopper+"/"+s.name, func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						i++
+						id, want := strconv.Itoa(9000+i*7%shoppers), int64(12*orders)
+						if shopper == "guest" {
+							id, want = "", 0
+						}
+						v, err := s.svc.CustomerView(r.ctx, r.shop, id)
+						if err != nil || len(v.Rewards) != 5 || (v.Customer != nil) != (id != "") || (v.Customer != nil && v.Customer.Balance != want) {
+							b.Fatalf("view = %+v, %v", v, err)
+						}
 					}
-				}
+				})
 			})
-		})
+		}
 	}
-	b.Run("guest", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := uncached.CustomerView(r.ctx, r.shop, ""); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	})
 }

@@ -39,6 +39,7 @@ const rewardColumns = `id, shop_id, name, kind, points, amount, points_per_unit,
 
 // AddReward adds a reward to a shop's catalogue.
 func (s *Store) AddReward(ctx context.Context, r app.Reward) (app.Reward, error) {
+	defer s.programChanged(ctx, r.ShopID)
 	var row rewardRow
 	err := s.db.WithContext(ctx).Raw(`INSERT INTO rewards (shop_id, name, kind, points, amount, points_per_unit, min_points,
 			max_points, percentage, min_subtotal, expiry_days, active)
@@ -53,6 +54,7 @@ func (s *Store) AddReward(ctx context.Context, r app.Reward) (app.Reward, error)
 
 // SetRewardActive offers or withdraws a reward.
 func (s *Store) SetRewardActive(ctx context.Context, shopID, rewardID int64, active bool) error {
+	defer s.programChanged(ctx, shopID)
 	res := s.db.WithContext(ctx).Exec(`UPDATE rewards SET active = ?, updated_at = now() WHERE shop_id = ? AND id = ?`, active, shopID, rewardID)
 	if res.Error != nil {
 		return translate(res.Error)

@@ -34,6 +34,8 @@ type Store struct {
 	keys *Keyring
 	// observers hear which customers each transaction changed.
 	observers []func(ctx context.Context, changed []CustomerKey)
+	// programObservers hear which shop's program or rewards changed.
+	programObservers []func(ctx context.Context, shopID int64)
 }
 
 // CustomerKey names a customer whose records a transaction changed, with
@@ -55,6 +57,22 @@ type CustomerKey struct {
 // observers before the store is used.
 func (s *Store) OnLedgerChange(f func(ctx context.Context, changed []CustomerKey)) {
 	s.observers = append(s.observers, f)
+}
+
+// OnProgramChange registers f to hear of every change to a shop's program
+// or rewards (SaveProgram, AddReward, SetRewardActive; a new shop has
+// nothing cached to change), after it is made, even when it failed. Like
+// OnLedgerChange, f must be quick and cannot fail the write; register
+// observers before the store is used.
+func (s *Store) OnProgramChange(f func(ctx context.Context, shopID int64)) {
+	s.programObservers = append(s.programObservers, f)
+}
+
+func (s *Store) programChanged(ctx context.Context, shopID int64) {
+	ctx = context.WithoutCancel(ctx)
+	for _, f := range s.programObservers {
+		f(ctx, shopID)
+	}
 }
 
 func (s *Store) notify(ctx context.Context, changed []CustomerKey) {
@@ -323,6 +341,7 @@ func (s *Store) Program(ctx context.Context, shopID int64) (app.Program, error) 
 
 // SaveProgram stores a shop's loyalty rules.
 func (s *Store) SaveProgram(ctx context.Context, p app.Program) error {
+	defer s.programChanged(ctx, p.ShopID)
 	return translate(saveProgram(s.db.WithContext(ctx), p))
 }
 

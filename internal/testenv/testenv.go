@@ -52,6 +52,7 @@ func New(t testing.TB, edit func(*app.Program)) *Env {
 	// change invalidated it.
 	views := store.NewViewCache(rdb, nil)
 	st.OnLedgerChange(views.Invalidate)
+	st.OnProgramChange(views.InvalidateShop)
 	svc := app.NewService(st, time.Now).WithViewCache(views)
 	prog := app.DefaultProgram(0)
 	if edit != nil {
