@@ -29,6 +29,9 @@ type Store interface {
 	// expire between from and until.
 	ExpiringLots(ctx context.Context, customerID int64, from, until time.Time) ([]Lot, error)
 	Order(ctx context.Context, shopID int64, platformOrderID string) (Order, error)
+	// OrderNames maps platform order ids to the names shoppers know them
+	// by ("#1001").
+	OrderNames(ctx context.Context, shopID int64, platformIDs []string) (map[string]string, error)
 	Reconcile(ctx context.Context, shopID int64) ([]Discrepancy, error)
 
 	Installer
@@ -522,6 +525,11 @@ func expiry(from time.Time, days int) *time.Time {
 // Shop finds a shop by platform and domain.
 func (s *Service) Shop(ctx context.Context, platform Platform, domain string) (Shop, error) {
 	return s.store.ShopByDomain(ctx, platform, strings.ToLower(strings.TrimSpace(domain)))
+}
+
+// OrderNames maps platform order ids to the names shoppers know them by.
+func (s *Service) OrderNames(ctx context.Context, shop Shop, platformIDs []string) (map[string]string, error) {
+	return s.store.OrderNames(ctx, shop.ID, platformIDs)
 }
 
 // Shops lists every registered shop.

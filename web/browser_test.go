@@ -186,9 +186,14 @@ func TestBrowserWidget(t *testing.T) {
 				t.Errorf("row %d reads %q, want it to start with %q", i, rows[i], labels[e.Kind])
 			}
 		}
+		// Shoppers know their orders by name (#1001), not the platform's id.
 		for i, e := range ledger {
-			if e.Cause.OrderID != "" && !strings.Contains(rows[i], "Order "+e.Cause.OrderID) {
-				t.Errorf("row %d %q does not name order %s", i, rows[i], e.Cause.OrderID)
+			if e.Cause.OrderID == "" {
+				continue
+			}
+			names, err := s.env.Service.OrderNames(context.Background(), s.shop, []string{e.Cause.OrderID})
+			if name := names[e.Cause.OrderID]; err != nil || name == "" || !strings.Contains(rows[i], "Order "+name) {
+				t.Errorf("row %d %q does not name order %s by its name %q (%v)", i, rows[i], e.Cause.OrderID, name, err)
 			}
 		}
 		earn := strings.Join(b.texts(".earn li"), " | ")

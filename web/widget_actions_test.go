@@ -260,3 +260,17 @@ func TestTheScriptLoadsThroughTheAppProxyWithoutASignature(t *testing.T) {
 		t.Fatalf("the rest of /proxy still needs a signature: %d", status)
 	}
 }
+
+func TestHistoryNamesOrdersAsTheShopperKnowsThem(t *testing.T) {
+	r := newWidgetRig(t, nil)
+	const ewa = "7000000000000000001"
+	if _, err := r.env.Service.AccrueOrder(context.Background(), r.env.Shop, app.OrderPaid{OrderID: "5551234567", Name: "#1042",
+		Customer: &app.CustomerRef{PlatformID: ewa}, Subtotal: app.MustAmount("10.00")}); err != nil {
+		t.Fatal(err)
+	}
+	_, doc, _ := r.get(t, "/proxy/customer?"+r.proxied(ewa, r.now, nil).Encode())
+	history := doc["history"].([]any)
+	if len(history) != 2 || history[0].(map[string]any)["order"] != "#1042" || history[1].(map[string]any)["order"] != "1" {
+		t.Fatalf("history %v: want the named order by its name and the unnamed one by its id", history)
+	}
+}

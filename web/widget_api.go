@@ -344,10 +344,25 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	for _, e := range v.Expiring {
 		doc.Expiring = append(doc.Expiring, widgetExpiry{Points: e.Points, Date: e.On.Format("2006-01-02")})
 	}
+	// Shoppers know their orders by name (#1001), not by the platform's id.
+	var orderIDs []string
 	for _, e := range v.History {
+		if e.Cause.OrderID != "" {
+			orderIDs = append(orderIDs, e.Cause.OrderID)
+		}
+	}
+	names, err := s.deps.Service.OrderNames(ctx, shop, orderIDs)
+	if err != nil {
+		return err
+	}
+	for _, e := range v.History {
+		order := e.Cause.OrderID
+		if name, ok := names[order]; ok {
+			order = name
+		}
 		// The reason a staff member typed is theirs to read in the console;
 		// the shopper sees what happened, not internal notes.
-		doc.History = append(doc.History, widgetEntry{At: e.CreatedAt, Kind: string(e.Kind), Points: e.Points, Order: e.Cause.OrderID})
+		doc.History = append(doc.History, widgetEntry{At: e.CreatedAt, Kind: string(e.Kind), Points: e.Points, Order: order})
 	}
 	for _, r := range v.Rewards {
 		wr := widgetReward{ID: r.ID, Name: r.Name, Kind: string(r.Kind), Points: r.Cost, PointsPerUnit: r.PointsPerUnit,
