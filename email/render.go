@@ -99,7 +99,7 @@ func Render(m app.Mail, unsubscribeURL string) (Message, error) {
 	if !hexColor.MatchString(color) {
 		color = app.DefaultLook.Color
 	}
-	v.Color, v.OnColor = htmltemplate.CSS(color), htmltemplate.CSS(textOn(color))
+	v.Color, v.OnColor = htmltemplate.CSS(color), htmltemplate.CSS(TextOn(color))
 
 	var html, text bytes.Buffer
 	if err := htmlTemplate.Execute(&html, v); err != nil {
@@ -111,10 +111,10 @@ func Render(m app.Mail, unsubscribeURL string) (Message, error) {
 	return Message{Subject: v.Subject, Text: text.String(), HTML: html.String(), Lang: l.Code}, nil
 }
 
-// textOn picks black or white text, whichever reads better on the accent
+// TextOn picks black or white text, whichever reads better on the accent
 // colour (WCAG relative luminance, simplified to the sRGB curve's power
 // approximation).
-func textOn(color string) string {
+func TextOn(color string) string {
 	lum := 0.0
 	for i, w := range []float64{0.2126, 0.7152, 0.0722} {
 		c, _ := strconv.ParseUint(color[1+2*i:3+2*i], 16, 8)

@@ -22,6 +22,12 @@ func (s *Server) routes() {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
 	e.GET("/widget/loyalty-widget.js", s.widgetScript)
 
+	// The signed link in every message to a shopper: GET shows, POST stops.
+	if s.deps.Unsubscribe != nil {
+		e.GET("/unsubscribe", s.unsubscribePage)
+		e.POST("/unsubscribe", s.unsubscribe)
+	}
+
 	// A worker-only process serves just health and metrics.
 	if s.deps.Intake != nil {
 		e.POST("/webhooks/shopify", s.shopifyWebhook)
