@@ -272,9 +272,14 @@ func (t *ledgerTx) SaveOrder(ctx context.Context, o app.Order) error {
 	if o.CustomerID != 0 {
 		customerID = &o.CustomerID
 	}
-	return translate(t.db.WithContext(ctx).Exec(`UPDATE orders SET customer_id = ?, name = ?, status = ?,
+	// A paid order is activity (for expiry by inactivity) even when it
+	// earned nothing; one that earned already moved it through Post.
+	return translate(t.db.WithContext(ctx).Exec(`WITH saved AS (UPDATE orders SET customer_id = ?, name = ?, status = ?,
 		currency = ?, eligible = ?, refunded = ?, earn_rate = ?, taxes_included = ?, points_earned = ?,
-		points_reversed = ?, skip_reason = ?, paid_at = ?, cancelled_at = ?, updated_at = now() WHERE id = ?`,
+		points_reversed = ?, skip_reason = ?, paid_at = ?, cancelled_at = ?, updated_at = now() WHERE id = ?
+		RETURNING customer_id, status, paid_at)
+		UPDATE customers c SET last_activity_at = saved.paid_at FROM saved
+		WHERE c.id = saved.customer_id AND saved.status = 'paid' AND saved.paid_at > c.last_activity_at`,
 		customerID, o.Name, string(o.Status), o.Currency, int64(o.Eligible), int64(o.Refunded), int64(o.EarnRate),
 		o.TaxesIncluded, o.PointsEarned, o.PointsReversed, o.SkipReason, o.PaidAt, o.CancelledAt, o.ID).Error)
 }
@@ -395,13 +400,13 @@ type balances struct {
 func (t *ledgerTx) credit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	pending := p.AvailableAt.After(p.At)
 	var after balances
-	moveBalance := `UPDATE customers SET balance = balance + ?, updated_at = now() WHERE id = ?
-		RETURNING balance, pending, shop_id, platform_id`
+	moveBalance := `UPDATE customers SET balance = balance + ?, last_activity_at = COALESCE(?, last_activity_at),
+		updated_at = now() WHERE id = ? RETURNING balance, pending, shop_id, platform_id`
 	if pending {
-		moveBalance = `UPDATE customers SET pending = pending + ?, updated_at = now() WHERE id = ?
-		RETURNING balance, pending, shop_id, platform_id`
+		moveBalance = `UPDATE customers SET pending = pending + ?, last_activity_at = COALESCE(?, last_activity_at),
+		updated_at = now() WHERE id = ? RETURNING balance, pending, shop_id, platform_id`
 	}
-	if err := db.Raw(moveBalance, p.Points, p.CustomerID).Scan(&after).Error; err != nil {
+	if err := db.Raw(moveBalance, p.Points, activityAt(p), p.CustomerID).Scan(&after).Error; err != nil {
 		return app.Entry{}, translate(err)
 	}
 	t.touch(after.ShopID, p.CustomerID, after.PlatformID)
@@ -467,8 +472,9 @@ func (t *ledgerTx) debit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	// Whatever lots could not cover comes off the available balance, which
 	// the service only lets go below zero when the program allows it.
 	var after balances
-	if err := db.Raw(`UPDATE customers SET balance = balance - ?, pending = pending - ?, updated_at = now()
-		WHERE id = ? RETURNING balance, pending, shop_id, platform_id`, want-fromPending, fromPending, p.CustomerID).Scan(&after).Error; err != nil {
+	if err := db.Raw(`UPDATE customers SET balance = balance - ?, pending = pending - ?,
+		last_activity_at = COALESCE(?, last_activity_at), updated_at = now()
+		WHERE id = ? RETURNING balance, pending, shop_id, platform_id`, want-fromPending, fromPending, activityAt(p), p.CustomerID).Scan(&after).Error; err != nil {
 		return app.Entry{}, translate(err)
 	}
 	t.touch(after.ShopID, p.CustomerID, after.PlatformID)
@@ -483,6 +489,17 @@ func (t *ledgerTx) debit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 		return app.Entry{}, translate(err)
 	}
 	return row.toApp(), nil
+}
+
+// activityAt is when an entry shows the customer active, for expiry by
+// inactivity: every entry but an expiry, at its time (the service's clock,
+// as the entry's; the customer's entries are serialized by their row lock).
+// Nil leaves the last activity as it was.
+func activityAt(p app.Posting) *time.Time {
+	if p.Kind == app.KindExpire {
+		return nil
+	}
+	return &p.At
 }
 
 func nullID(id int64) *int64 {
