@@ -38,6 +38,7 @@ type Store interface {
 	PrivacyStore
 	Connector
 	RewardStore
+	ExpiryStore
 	BonusStore
 	NotificationStore
 }
