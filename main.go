@@ -219,6 +219,20 @@ type redisPinger struct{ c *redis.Client }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.c.Ping(ctx).Err() }
 
+// queueDashboard is the staff queue dashboard, or nil when no staff is
+// configured (the console is then off).
+func queueDashboard(cfg config.Config, log *slog.Logger) (*web.Queues, error) {
+	opt, err := asynq.ParseRedisURI(cfg.Redis.URL)
+	if err != nil {
+		return nil, fmt.Errorf("queue dashboard redis: %w", err)
+	}
+	staff := make([]web.StaffLogin, len(cfg.Console.Users))
+	for i, u := range cfg.Console.Users {
+		staff[i] = web.StaffLogin{Name: u.Name, Hash: u.Hash}
+	}
+	return web.NewQueues(opt, staff, log), nil
+}
+
 func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 	d, err := open(ctx)
 	if err != nil {
@@ -280,7 +294,14 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		if !d.cfg.Production() {
 			demo = &web.Demo{Shop: web.DemoShop, Customer: web.DemoCustomer, Now: time.Now}
 		}
-		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Codes: queueCode, Registry: reg,
+		queues, err := queueDashboard(d.cfg, log)
+		if err != nil {
+			return err
+		}
+		if queues != nil {
+			defer queues.Close()
+		}
+		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Queues: queues, Codes: queueCode, Registry: reg,
 			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log})
 		goRun(func() error { return srv.Run(ctx, d.cfg.HTTP.Addr) })
 		goRun(func() error { relay.Run(ctx); return nil })
@@ -291,6 +312,7 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 			return err
 		}
 		defer rdb.Close()
+		reg.MustRegister(jobs.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb), 2*time.Second))
 		h := jobs.NewHandler(d.svc, d.store, log, jobs.NewMetrics(reg)).WithShopifyOAuth(shopifyOAuth(d.cfg)).
 			WithWooCommerce(wooClients(d.cfg), func(key string) string { return wooWebhookURL(d.cfg, key) }).
 			WithShopifyClients(shopifyClients()).WithQueue(asynq.NewClientFromRedisClient(rdb))

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config is every setting of the app, grouped by the part that uses it.
@@ -28,6 +30,7 @@ type Config struct {
 	Worker   Worker
 	Log      Log
 	Mail     Mail
+	Console  Console
 	// EncryptionKey is 32 bytes for AES-256-GCM encryption of secrets at rest.
 	EncryptionKey []byte
 	// PreviousEncryptionKey still decrypts during a key rotation.
@@ -91,6 +94,27 @@ type Mail struct {
 	// derived from ENCRYPTION_KEY.
 	UnsubscribeKey []byte
 }
+
+// Console configures the staff console (for now the queue dashboard at
+// /console/queues/).
+type Console struct {
+	// Users are the staff who may sign in; none switches the console off.
+	Users []ConsoleUser
+}
+
+// ConsoleUser is a staff login: a name and the bcrypt hash of its password.
+type ConsoleUser struct {
+	Name string
+	Hash string
+}
+
+// The development console login, printed by scripts/run.sh. Refused in
+// production.
+const (
+	DevConsoleUser     = "staff"
+	DevConsolePassword = "staff"
+	devConsoleHash     = "$2a$10$m3nR6uELJ6W3ug5oHIj4je7gGdZAgvWSQKUC9/qm0eBYFS7DOFJby"
+)
 
 // Log configures logging.
 type Log struct {
@@ -247,6 +271,20 @@ func load(getenv func(string) string) (Config, error) {
 		c.Mail.UnsubscribeKey = m.Sum(nil)
 	}
 
+	users, err := parseConsoleUsers(env("CONSOLE_USERS", ""))
+	if err != nil {
+		bad("CONSOLE_USERS", "%v", err)
+	}
+	for _, u := range users {
+		if prod && bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte(DevConsolePassword)) == nil {
+			bad("CONSOLE_USERS", "%s has the public development password; choose another", u.Name)
+		}
+	}
+	if len(users) == 0 && !prod {
+		users = []ConsoleUser{{Name: DevConsoleUser, Hash: devConsoleHash}}
+	}
+	c.Console = Console{Users: users}
+
 	c.Log = Log{Level: strings.ToLower(env("LOG_LEVEL", "info")), Format: strings.ToLower(env("LOG_FORMAT", "text"))}
 	if prod && getenv("LOG_FORMAT") == "" {
 		c.Log.Format = "json"
@@ -301,6 +339,29 @@ func splitList(s string) []string {
 	return out
 }
 
+// parseConsoleUsers reads "name:bcrypt-hash,name:bcrypt-hash" (make a hash
+// with `htpasswd -nbBC 12 name password`, or any bcrypt tool).
+func parseConsoleUsers(s string) ([]ConsoleUser, error) {
+	var users []ConsoleUser
+	seen := map[string]bool{}
+	for _, entry := range splitList(s) {
+		name, hash, ok := strings.Cut(entry, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("each entry must be name:bcrypt-hash, not %q", entry)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%s is listed twice", name)
+		}
+		seen[name] = true
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("the password of %s must be a bcrypt hash ($2a$, $2b$ or $2y$…): %v", name, err)
+		}
+		users = append(users, ConsoleUser{Name: name, Hash: hash})
+	}
+	return users, nil
+}
+
 // parseKey accepts 32 bytes written as base64 (44 characters) or hex (64).
 func parseKey(s string) ([]byte, error) {
 	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
@@ -334,6 +395,7 @@ func (c Config) Masked() []string {
 		"ENCRYPTION_KEY=" + mask(string(c.EncryptionKey)),
 		"ENCRYPTION_KEY_PREVIOUS=" + mask(string(c.PreviousEncryptionKey)),
 		"WORKER_CONCURRENCY=" + strconv.Itoa(c.Worker.Concurrency),
+		"CONSOLE_USERS=" + consoleUsers(c.Console.Users),
 		"WEBHOOK_MAX_BODY_BYTES=" + strconv.FormatInt(c.HTTP.MaxWebhookBody, 10),
 		"MAIL_TRANSPORT=" + c.Mail.Transport,
 		"SMTP_URL=" + redactURL(c.Mail.SMTPURL),
@@ -348,4 +410,16 @@ func redactURL(s string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// consoleUsers names the staff logins, without their hashes.
+func consoleUsers(users []ConsoleUser) string {
+	if len(users) == 0 {
+		return "(none: console off)"
+	}
+	names := make([]string, len(users))
+	for i, u := range users {
+		names[i] = u.Name + ":****"
+	}
+	return strings.Join(names, ",")
 }

@@ -82,6 +82,7 @@ cat <<BANNER
  Loyalty app
    App:        ${APP_URL}   (listening on ${HTTP_ADDR})
    Health:     ${APP_URL}/healthz   ${APP_URL}/readyz   ${APP_URL}/metrics
+   Queues:     ${APP_URL}/console/queues/   (staff login: staff / staff, unless CONSOLE_USERS is set)
    Webhooks:   ${APP_URL}/webhooks/shopify (Shopify), per store for WooCommerce (bin/loyalty shops list)
    Storefront: ${APP_URL}/demo   (the widget for shopper ${DEMO_CUSTOMER}; ?locale=pl|ru|lv|ro, ?layout=inline, ?guest=1)
    Demo shop:  ${DEMO_SHOP} (Shopify), ${DEMO_STORE} (WooCommerce, webhook secret demo-woocommerce-secret)

@@ -22,10 +22,10 @@ func (s *Server) routes() {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
 	e.GET("/widget/loyalty-widget.js", s.widgetScript)
 
-	// The signed link in every message to a shopper: GET shows, POST stops.
-	if s.deps.Unsubscribe != nil {
-		e.GET("/unsubscribe", s.unsubscribePage)
-		e.POST("/unsubscribe", s.unsubscribe)
+	// The queue dashboard, for staff only; 404 when the console is off.
+	if s.deps.Queues != nil {
+		e.Any(QueuesPath, s.deps.Queues.serve)
+		e.Any(QueuesPath+"/*", s.deps.Queues.serve)
 	}
 
 	// A worker-only process serves just health and metrics.

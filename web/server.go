@@ -32,8 +32,8 @@ type Deps struct {
 	// Demo is the local demo storefront; nil in production and in a
 	// worker-only process.
 	Demo *Demo
-	// Unsubscribe serves the links in messages; nil in a worker-only process.
-	Unsubscribe *Unsubscribe
+	// Queues is the staff queue dashboard; nil when no staff is configured.
+	Queues *Queues
 	// Codes asks a worker to create a redemption's code now (best effort).
 	Codes          func(ctx context.Context, shop app.Shop, redemptionID int64)
 	Registry       *prometheus.Registry
