@@ -28,6 +28,12 @@ func (s *Server) routes() {
 		e.Any(QueuesPath+"/*", s.deps.Queues.serve)
 	}
 
+	// The signed link in every message to a shopper: GET shows, POST stops.
+	if s.deps.Unsubscribe != nil {
+		e.GET("/unsubscribe", s.unsubscribePage)
+		e.POST("/unsubscribe", s.unsubscribe)
+	}
+
 	// A worker-only process serves just health and metrics.
 	if s.deps.Intake != nil {
 		e.POST("/webhooks/shopify", s.shopifyWebhook)

@@ -34,6 +34,8 @@ type Deps struct {
 	Demo *Demo
 	// Queues is the staff queue dashboard; nil when no staff is configured.
 	Queues *Queues
+	// Unsubscribe serves the links in messages; nil in a worker-only process.
+	Unsubscribe *Unsubscribe
 	// Codes asks a worker to create a redemption's code now (best effort).
 	Codes          func(ctx context.Context, shop app.Shop, redemptionID int64)
 	Registry       *prometheus.Registry
