@@ -295,3 +295,22 @@ func TestAnniversaryBonus(t *testing.T) {
 	f.t = t
 	f.reconciles()
 }
+
+func TestAnniversaryFollowsTheShopsCalendar(t *testing.T) {
+	// Kiritimati is UTC+14: the customer joined on 17 May there, which was
+	// still 16 May in UTC, and their anniversary is 17 May there.
+	f, clk := newBonusFixture(t, func(p *app.Program) { p.AnniversaryBonus = 50 })
+	if err := f.svc.SetTimezone(f.ctx, f.shop, "Pacific/Kiritimati", "ops@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	f.memberSince("c1", utcTime("2025-05-16 10:30:00"), "")
+	clk.Set(utcTime("2026-05-16 09:00:00")) // 16 May, 23:00 there
+	if g := f.bonuses(app.BonusAnniversary); len(g) != 0 {
+		t.Fatalf("granted the day before: %+v", g)
+	}
+	clk.Set(utcTime("2026-05-16 10:10:00")) // 17 May, 00:10 there
+	if g := f.bonuses(app.BonusAnniversary); len(g) != 1 || g[0].Day.Format(time.DateOnly) != "2026-05-17" {
+		t.Fatalf("granted %+v", g)
+	}
+	f.reconciles()
+}
