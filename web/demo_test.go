@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +172,24 @@ func TestDemoAppProxy(t *testing.T) {
 		ts.Config.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusNotFound {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("a redemption is posted through it, body and all, and the view shows it at once", func(t *testing.T) {
+		reward, err := env.Service.AddReward(context.Background(), env.Shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed,
+			Points: 100, Amount: app.MustAmount("5.00"), Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"reward_id": ` + strconv.FormatInt(reward.ID, 10) + `, "key": "0b7c1f3e-demo"}`
+		for i := 0; i < 2; i++ { // the same key twice spends once
+			status, raw := fetch(t, client, http.MethodPost, ts.URL+"/demo/apps/loyalty/redeem", strings.NewReader(body))
+			if doc := customerDoc(t, raw); status != http.StatusCreated || doc["balance"] != 220.0 {
+				t.Fatalf("try %d: %d %s", i+1, status, raw)
+			}
+		}
+		_, raw := fetch(t, client, http.MethodGet, ts.URL+"/demo/apps/loyalty/customer", nil)
+		if doc := customerDoc(t, raw); doc["balance"] != 220.0 || env.Balance(t, demoShopper) != 220 {
+			t.Fatalf("after redeeming: %v", doc)
 		}
 	})
 	t.Run("the method reaches the app as sent", func(t *testing.T) {
