@@ -33,6 +33,7 @@ type Handler struct {
 	log            *slog.Logger
 	metrics        *Metrics
 	now            func() time.Time
+	mail           *mail // messages to shoppers (notify.go); nil: none sent
 }
 
 // NewHandler returns a handler over the loyalty service.
@@ -56,6 +57,9 @@ func (h *Handler) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeIssueCode, h.IssueCode)
 	mux.HandleFunc(TypeIssuePending, h.IssuePending)
 	mux.HandleFunc(TypeExpireCodes, h.ExpireCodes)
+	mux.HandleFunc(TypeExpirePoints, h.ExpirePoints)
+	mux.HandleFunc(TypeReleasePending, h.ReleasePending)
+	h.registerNotify(mux)
 	mux.HandleFunc(TypeYearlyBonuses, h.YearlyBonuses)
 }
 
@@ -167,6 +171,7 @@ func (h *Handler) process(ctx context.Context, w Webhook) (outcome, detail strin
 		// The ledger change is committed; a retry finds it applied.
 		return "retry", "", fmt.Errorf("record delivery: %w", err)
 	}
+	h.notifyApplied(ctx, w, shop, out)
 	return outcome, detail, nil
 }
 

@@ -94,6 +94,7 @@ func (h *Handler) IssueCode(ctx context.Context, t *asynq.Task) error {
 		}
 		h.metrics.jobs.WithLabelValues(TypeIssueCode, "processed").Inc()
 		log.Info("reward code issued", "code_ref", ref)
+		h.notifyRedeemed(ctx, shop, r)
 		return nil
 	case errors.Is(err, errPermanent) || lastTry:
 		if _, ferr := h.svc.FailRedemption(ctx, shop, r.ID, err.Error()); ferr != nil {
