@@ -14,14 +14,16 @@ import (
 // ServerConfig configures the workers.
 type ServerConfig struct {
 	Concurrency int
-	// RedisURL is no longer used: the schedule shares the workers' client.
+	// RedisURL is where the scheduler connects. It gets a connection of its
+	// own: asynq's scheduler closes its client on shutdown and cannot close
+	// a shared one.
 	RedisURL string
 }
 
-// Server runs the asynq workers and the schedule of periodic jobs.
+// Server runs the asynq workers and the scheduler of periodic jobs.
 type Server struct {
 	srv   *asynq.Server
-	sched *Schedule
+	sched *asynq.Scheduler
 	mux   *asynq.ServeMux
 	log   *slog.Logger
 }
@@ -50,16 +52,11 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, h *Handler, log *slo
 	})
 	mux := asynq.NewServeMux()
 	h.Register(mux)
-	// Every worker process runs the schedule; each period of each job runs
-	// once among them all (see Schedule).
-	sched := NewSchedule(rdb, log.With("component", "schedule"))
-	mux.Use(sched.Once)
-	if _, err := sched.Register(expirePointsSchedule, NewExpirePointsTask()); err != nil {
-		return nil, fmt.Errorf("schedule points expiry: %w", err)
+	schedRedis, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler redis: %w", err)
 	}
-	if _, err := sched.Register(releasePendingSchedule, NewReleasePendingTask()); err != nil {
-		return nil, fmt.Errorf("schedule pending points release: %w", err)
-	}
+	sched := asynq.NewScheduler(schedRedis, &asynq.SchedulerOpts{Logger: logger, LogLevel: asynq.WarnLevel, Location: time.UTC})
 	if _, err := sched.Register("@hourly", NewReconcileTask()); err != nil {
 		return nil, fmt.Errorf("schedule reconciliation: %w", err)
 	}
@@ -105,14 +102,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.srv.Start(s.mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	scheduled := make(chan struct{})
-	go func() {
-		defer close(scheduled)
-		s.sched.Run(ctx)
-	}()
+	if err := s.sched.Start(); err != nil {
+		s.srv.Shutdown()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
 	s.log.Info("workers started")
 	<-ctx.Done()
-	<-scheduled
+	s.sched.Shutdown()
 	s.srv.Shutdown()
 	s.log.Info("workers stopped")
 	return nil
