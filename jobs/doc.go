@@ -8,7 +8,9 @@
 // The task's payload is the delivery itself (the raw, already verified body
 // and its headers), and its id is derived from the delivery id, so the same
 // delivery cannot sit in the queue twice. Periodic jobs (reconciliation,
-// token refresh) come from the scheduler.
+// token refresh, points expiry and release, expiry warnings, bonuses) come
+// from the Schedule that every worker process runs: each period of each
+// job is enqueued and run once among all of them.
 //
 // A worker's Handler decodes the body through the platform adapter into an
 // app event, calls the one app.Service method for it, and records what became

@@ -57,6 +57,8 @@ func (h *Handler) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeIssueCode, h.IssueCode)
 	mux.HandleFunc(TypeIssuePending, h.IssuePending)
 	mux.HandleFunc(TypeExpireCodes, h.ExpireCodes)
+	mux.HandleFunc(TypeExpirePoints, h.ExpirePoints)
+	mux.HandleFunc(TypeReleasePending, h.ReleasePending)
 	h.registerNotify(mux)
 	mux.HandleFunc(TypeYearlyBonuses, h.YearlyBonuses)
 }

@@ -14,16 +14,14 @@ import (
 // ServerConfig configures the workers.
 type ServerConfig struct {
 	Concurrency int
-	// RedisURL is where the scheduler connects. It gets a connection of its
-	// own: asynq's scheduler closes its client on shutdown and cannot close
-	// a shared one.
+	// RedisURL is no longer used: the schedule shares the workers' client.
 	RedisURL string
 }
 
-// Server runs the asynq workers and the scheduler of periodic jobs.
+// Server runs the asynq workers and the schedule of periodic jobs.
 type Server struct {
 	srv   *asynq.Server
-	sched *asynq.Scheduler
+	sched *Schedule
 	mux   *asynq.ServeMux
 	log   *slog.Logger
 }
@@ -52,11 +50,16 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, h *Handler, log *slo
 	})
 	mux := asynq.NewServeMux()
 	h.Register(mux)
-	schedRedis, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler redis: %w", err)
+	// Every worker process runs the schedule; each period of each job runs
+	// once among them all (see Schedule).
+	sched := NewSchedule(rdb, log.With("component", "schedule"))
+	mux.Use(sched.Once)
+	if _, err := sched.Register(expirePointsSchedule, NewExpirePointsTask()); err != nil {
+		return nil, fmt.Errorf("schedule points expiry: %w", err)
 	}
-	sched := asynq.NewScheduler(schedRedis, &asynq.SchedulerOpts{Logger: logger, LogLevel: asynq.WarnLevel, Location: time.UTC})
+	if _, err := sched.Register(releasePendingSchedule, NewReleasePendingTask()); err != nil {
+		return nil, fmt.Errorf("schedule pending points release: %w", err)
+	}
 	if _, err := sched.Register("@hourly", NewReconcileTask()); err != nil {
 		return nil, fmt.Errorf("schedule reconciliation: %w", err)
 	}
@@ -102,13 +105,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.srv.Start(s.mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	if err := s.sched.Start(); err != nil {
-		s.srv.Shutdown()
-		return fmt.Errorf("start scheduler: %w", err)
-	}
+	scheduled := make(chan struct{})
+	go func() {
+		defer close(scheduled)
+		s.sched.Run(ctx)
+	}()
 	s.log.Info("workers started")
 	<-ctx.Done()
-	s.sched.Shutdown()
+	<-scheduled
 	s.srv.Shutdown()
 	s.log.Info("workers stopped")
 	return nil
