@@ -21,10 +21,12 @@ const YearlyBonusesSchedule = "@hourly"
 // bonusBatch is how many candidates the job reads at a time.
 const bonusBatch = 500
 
-// NewYearlyBonusesTask makes the periodic run of yearly bonuses.
+// NewYearlyBonusesTask makes the periodic run of yearly bonuses. The
+// Schedule runs it once an hour among all workers; a run still retrying
+// does not hold up the next hour's, which gives nothing twice either.
 func NewYearlyBonusesTask() *asynq.Task {
 	return asynq.NewTask(TypeYearlyBonuses, nil, asynq.Queue(QueueDefault), asynq.MaxRetry(3),
-		asynq.Timeout(30*time.Minute), asynq.Unique(50*time.Minute))
+		asynq.Timeout(30*time.Minute))
 }
 
 // YearlyBonuses gives every birthday and anniversary bonus due now and

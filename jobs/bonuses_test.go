@@ -162,3 +162,44 @@ func TestYearlyBonusesJob(t *testing.T) {
 		t.Fatalf("reconcile: %v %v", d, err)
 	}
 }
+
+func TestYearlyBonusesAreScheduledOncePerHour(t *testing.T) {
+	env := testenv.New(t, nil)
+	h := NewHandler(env.Service, env.Store, env.Log, nil)
+	var schedules []*Schedule
+	for range 2 { // two worker processes
+		srv, err := NewServer(env.Redis, ServerConfig{Concurrency: 1}, h, env.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schedules = append(schedules, srv.sched)
+	}
+	var spec string
+	for _, e := range schedules[0].entries {
+		if e.task.Type() == TypeYearlyBonuses {
+			spec = e.spec
+		}
+	}
+	if spec != "@hourly" {
+		t.Fatalf("yearly bonuses scheduled %q, want @hourly", spec)
+	}
+	at := time.Date(2026, 5, 17, 0, 0, 3, 0, time.UTC)
+	for _, s := range schedules {
+		if err := s.EnqueueDue(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tasks, err := asynq.NewInspectorFromRedisClient(env.Redis).ListPendingTasks(QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, task := range tasks {
+		if task.Type == TypeYearlyBonuses {
+			ids = append(ids, task.ID)
+		}
+	}
+	if len(ids) != 1 || ids[0] != PeriodTaskID(TypeYearlyBonuses, at.Truncate(time.Hour)) {
+		t.Fatalf("yearly bonus tasks %v, want one for the hour", ids)
+	}
+}
