@@ -41,6 +41,7 @@ Usage:
   loyalty points show|history|adjust|redeem   a customer's balance, history, manual adjustments and redemptions
   loyalty rewards add|list|enable|disable     a shop's rewards catalogue
   loyalty deliveries list          what became of a shop's webhook deliveries
+  loyalty notifications list       messages sent to a shop's shoppers: what, to whom, when, and how it went
   loyalty reconcile                check that every balance matches its ledger
   loyalty keys rotate              re-encrypt stored secrets with ENCRYPTION_KEY (old key in ENCRYPTION_KEY_PREVIOUS)
   loyalty audit --shop DOMAIN      installs, uninstalls, erasures and staff actions of a shop
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = pointsCmd(ctx, args, stdout)
 	case "deliveries":
 		err = deliveriesCmd(ctx, args, stdout)
+	case "notifications":
+		err = notificationsCmd(ctx, args, stdout)
 	case "reconcile":
 		err = reconcileCmd(ctx, args, stdout)
 	case "simulate":
@@ -302,7 +305,8 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 			defer queues.Close()
 		}
 		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Queues: queues, Codes: queueCode, Registry: reg,
-			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log})
+			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log,
+			Unsubscribe: &web.Unsubscribe{Key: d.cfg.Mail.UnsubscribeKey}})
 		goRun(func() error { return srv.Run(ctx, d.cfg.HTTP.Addr) })
 		goRun(func() error { relay.Run(ctx); return nil })
 	}
@@ -316,6 +320,13 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		h := jobs.NewHandler(d.svc, d.store, log, jobs.NewMetrics(reg)).WithShopifyOAuth(shopifyOAuth(d.cfg)).
 			WithWooCommerce(wooClients(d.cfg), func(key string) string { return wooWebhookURL(d.cfg, key) }).
 			WithShopifyClients(shopifyClients()).WithQueue(asynq.NewClientFromRedisClient(rdb))
+		notices := jobs.NewNoticeQueue(asynq.NewClientFromRedisClient(rdb), log)
+		d.svc.WithNoticeQueue(notices)
+		mailer, err := newMailer(d.cfg, log)
+		if err != nil {
+			return err
+		}
+		h.WithMail(mailer, &jobs.ShopRateLimit{Redis: rdb, PerMinute: d.cfg.Mail.PerShopPerMinute}, notices)
 		workers, err := jobs.NewServer(rdb, jobs.ServerConfig{Concurrency: d.cfg.Worker.Concurrency, RedisURL: d.cfg.Redis.URL}, h, log)
 		if err != nil {
 			return err

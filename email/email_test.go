@@ -247,3 +247,11 @@ func TestLogTransport(t *testing.T) {
 		}
 	}
 }
+
+func TestTextOnAccent(t *testing.T) {
+	for color, want := range map[string]string{"#1f6feb": "#ffffff", "#ffcc00": "#000000", "#000000": "#ffffff", "#ffffff": "#000000", "#7a1fa2": "#ffffff"} {
+		if got := email.TextOn(color); got != want {
+			t.Errorf("TextOn(%s) = %s, want %s", color, got, want)
+		}
+	}
+}

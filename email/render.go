@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -111,17 +112,22 @@ func Render(m app.Mail, unsubscribeURL string) (Message, error) {
 	return Message{Subject: v.Subject, Text: text.String(), HTML: html.String(), Lang: l.Code}, nil
 }
 
-// TextOn picks black or white text, whichever reads better on the accent
-// colour (WCAG relative luminance, simplified to the sRGB curve's power
-// approximation).
+// TextOn picks black or white text, whichever contrasts more with the
+// accent colour (WCAG 2 relative luminance and contrast ratio).
 func TextOn(color string) string {
 	lum := 0.0
 	for i, w := range []float64{0.2126, 0.7152, 0.0722} {
 		c, _ := strconv.ParseUint(color[1+2*i:3+2*i], 16, 8)
 		x := float64(c) / 255
-		lum += w * x * x // gamma ≈ 2
+		if x <= 0.04045 {
+			x /= 12.92
+		} else {
+			x = math.Pow((x+0.055)/1.055, 2.4)
+		}
+		lum += w * x
 	}
-	if lum > 0.18 {
+	// Contrast with white is 1.05/(lum+0.05), with black (lum+0.05)/0.05.
+	if (lum+0.05)/0.05 > 1.05/(lum+0.05) {
 		return "#000000"
 	}
 	return "#ffffff"
