@@ -447,6 +447,29 @@ func TestReleasePending(t *testing.T) {
 		f.balance("c1", 100, 0)
 	})
 
+	t.Run("the widget shows pending points by the day they become spendable", func(t *testing.T) {
+		f, clk := newClockFixture(t, pending(14))
+		f.earnAt(clk, "1", "c1", "100")
+		clk.set(days(0, 5*time.Hour))
+		f.earnAt(clk, "2", "c1", "20")
+		clk.set(days(3))
+		f.earnAt(clk, "3", "c1", "7")
+		v, err := f.svc.CustomerView(f.ctx, f.shop, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := func(n int) time.Time { return days(n).Truncate(24 * time.Hour) }
+		want := []app.ReleasingPoints{{Points: 120, On: day(14)}, {Points: 7, On: day(17)}}
+		if len(v.Releasing) != 2 || v.Releasing[0] != want[0] || v.Releasing[1] != want[1] {
+			t.Fatalf("releasing = %+v, want %+v", v.Releasing, want)
+		}
+		clk.set(days(14, 5*time.Hour))
+		f.release()
+		if v, _ := f.svc.CustomerView(f.ctx, f.shop, "c1"); len(v.Releasing) != 1 || v.Releasing[0] != want[1] {
+			t.Fatalf("after the first release: releasing = %+v, want %+v", v.Releasing, want[1:])
+		}
+	})
+
 	t.Run("a customer who owes points repays them from what is released", func(t *testing.T) {
 		f, clk := newClockFixture(t, func(p *app.Program) { p.PendingDays, p.AllowNegative = 14, true })
 		f.earnAt(clk, "A", "c1", "200")

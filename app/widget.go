@@ -17,8 +17,11 @@ type CustomerView struct {
 	// met yet is a member with no points, not an error.
 	Customer *Customer
 	Expiring []ExpiringPoints
-	History  []Entry
-	Rewards  []RewardOffer
+	// Releasing are the pending points by the day they become spendable,
+	// soonest first.
+	Releasing []ReleasingPoints
+	History   []Entry
+	Rewards   []RewardOffer
 }
 
 // ExpiringPoints is how many points expire on a day.
@@ -59,7 +62,10 @@ type CustomerSnapshot struct {
 	// Expiring are the lots with points left that expire within
 	// expiringWindow+snapshotLife of ReadAt, soonest first.
 	Expiring []LotExpiry
-	ReadAt   time.Time
+	// Releasing are the pending lots with points left, soonest release
+	// first.
+	Releasing []LotRelease
+	ReadAt    time.Time
 }
 
 // LotExpiry is what a lot still holds and when it expires.
@@ -165,6 +171,7 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 		v.Customer = &c
 		v.History = snap.History
 		v.Expiring = byExpiryDay(snap.Expiring, now, now.Add(expiringWindow))
+		v.Releasing = byReleaseDay(snap.Releasing)
 	}
 	for _, r := range rewards {
 		if !r.Active {
@@ -236,6 +243,9 @@ func (s *Service) readSnapshot(ctx context.Context, shop Shop, platformID string
 		if l.ExpiresAt != nil && l.Remaining > 0 {
 			snap.Expiring = append(snap.Expiring, LotExpiry{Points: l.Remaining, ExpiresAt: *l.ExpiresAt})
 		}
+	}
+	if snap.Releasing, err = s.pendingReleases(ctx, c); err != nil {
+		return CustomerSnapshot{}, err
 	}
 	return snap, nil
 }
