@@ -297,7 +297,7 @@ func (s *Service) DeliverNotice(ctx context.Context, id int64, mailer Mailer, la
 	err = mailer.Send(ctx, Mail{Notification: n, Shop: shop, Customer: c, Look: prog.Look})
 	switch {
 	case err == nil:
-		return record(NotificationSent, "sent to "+n.Email)
+		return record(NotificationSent, "accepted by the mail server")
 	case errors.Is(err, ErrUndeliverable):
 		return record(NotificationArchived, err.Error())
 	case lastTry:

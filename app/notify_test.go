@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -306,4 +307,36 @@ func TestWarnExpiring(t *testing.T) {
 			t.Fatalf("WarnExpiring = %d, %v", n, err)
 		}
 	})
+}
+
+func TestRedactionForgetsMessages(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.shopper("c1", "anna@example.com", "pl")
+	f.notify(app.Notice{Kind: app.MessageRedeemed, CustomerID: c.ID, Code: "LOY-SECRET", RewardName: "5 off", Key: "redeemed:1"})
+	f.notify(app.Notice{Kind: app.MessageEarned, CustomerID: c.ID, Points: 5, Key: "earned:1"})
+	first := f.notifications("c1")[1]
+	refuse := mailerFunc(func(app.Mail) error {
+		return fmt.Errorf("%w: 550 <anna@example.com> no such user", app.ErrUndeliverable)
+	})
+	if _, err := f.svc.DeliverNotice(f.ctx, first.ID, refuse, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RedactCustomer(f.ctx, f.shop, app.RedactRequest{CustomerID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := f.svc.Notifications(f.ctx, f.shop, "", 10)
+	if err != nil || len(ns) != 2 {
+		t.Fatalf("notifications = %+v, %v", ns, err)
+	}
+	for _, n := range ns {
+		if n.Email != "" || n.Notice.Code != "" || n.Notice.RewardName != "" || n.LastError != "" || n.Status == app.NotificationQueued {
+			t.Errorf("after redaction: %+v", n)
+		}
+		attempts, _ := f.svc.NotificationAttempts(f.ctx, n.ID)
+		for _, a := range attempts {
+			if strings.Contains(a.Detail, "anna") {
+				t.Errorf("attempt still names the shopper: %+v", a)
+			}
+		}
+	}
 }

@@ -267,3 +267,17 @@ func (s *Store) ExpiringByDay(ctx context.Context, shopID int64, from, until tim
 	}
 	return out, nil
 }
+
+// redactNotifications forgets what a customer's messages said about them:
+// their address, the texts of the tries (a server's refusal may quote the
+// address), and what the messages said; messages not sent yet never will
+// be. The rows stay, so support still sees that messages went out and when.
+func redactNotifications(tx *gorm.DB, customerID int64) error {
+	if err := tx.Exec(`UPDATE notification_attempts SET detail = '' WHERE notification_id IN
+		(SELECT id FROM notifications WHERE customer_id = ?)`, customerID).Error; err != nil {
+		return err
+	}
+	return tx.Exec(`UPDATE notifications SET email = '', locale = '', data = '{}', last_error = '',
+			status = CASE WHEN status = 'queued' THEN 'skipped' ELSE status END, updated_at = now()
+		WHERE customer_id = ?`, customerID).Error
+}

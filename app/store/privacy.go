@@ -208,6 +208,9 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 		}
 		if len(ids) > 0 {
 			r.CustomerID = ids[0]
+			if err := redactNotifications(tx, ids[0]); err != nil {
+				return err
+			}
 		}
 		res := tx.Exec(`DELETE FROM data_exports WHERE shop_id = ? AND customer_platform_id = ?`, shop.ID, req.CustomerID)
 		if res.Error != nil {
