@@ -175,6 +175,7 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 	inactivity := fs.Int("inactivity-months", 0, "the whole balance expires after this many months without activity (0: off)")
 	warnDays := fs.String("warn-days", "", "days before points expire to warn the shopper, e.g. 14,3 (\"none\": no warnings)")
 	anniversary := fs.Int64("anniversary-bonus", 0, "points on the anniversary of joining, once a year")
+	timezone := fs.String("timezone", "", "the shop's IANA time zone, e.g. Europe/Warsaw: birthdays and anniversaries fall on its calendar days")
 	messages := fs.String("messages", "", "messages the shop sends: any of welcome,earned,redeemed,expiring,birthday, or none")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -248,6 +249,11 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if len(changes) > 0 {
 		if err := d.svc.SetProgram(ctx, shop, prog, *by, strings.Join(changes, ", ")); err != nil {
+			return err
+		}
+	}
+	if *timezone != "" {
+		if err := d.svc.SetTimezone(ctx, shop, *timezone, *by); err != nil {
 			return err
 		}
 	}
@@ -365,6 +371,9 @@ func printShop(ctx context.Context, d *deps, s app.Shop, out io.Writer) error {
 	fmt.Fprintf(out, "                birthday bonus %d, anniversary bonus %d, inactivity expiry %s, warnings %v days ahead\n",
 		p.BirthdayBonus, p.AnniversaryBonus, months(p.InactivityMonths), p.WarnDays)
 	fmt.Fprintf(out, "  messages:     %s\n  widget:       colour %s, launcher %s\n", messageList(p.Messages), p.Look.Color, p.Look.Position)
+	if tz, err := d.svc.Timezone(ctx, s); err == nil {
+		fmt.Fprintf(out, "  time zone:    %s\n", tz)
+	}
 	if s.Platform != app.WooCommerce {
 		return nil
 	}
