@@ -143,6 +143,10 @@ type NotificationStore interface {
 	// shop's lots that still hold points and expire after from and before
 	// until.
 	ExpiringByDay(ctx context.Context, shopID int64, from, until time.Time) ([]ExpiringDay, error)
+	// InactiveByDay sums, per customer, the points of a shop's customers
+	// whose whole balance expires by inactivity after from and before
+	// until, with the day (UTC) it expires.
+	InactiveByDay(ctx context.Context, shopID int64, from, until time.Time) ([]ExpiringDay, error)
 }
 
 // ExpiringDay is what one customer has expiring on one day.
@@ -361,7 +365,10 @@ func (s *Service) NotifyWelcome(ctx context.Context, shop Shop, customerID, poin
 }
 
 // WarnExpiring warns shoppers whose points expire soon, once per customer,
-// day and threshold of the shop's WarnDays. A threshold of N days covers
+// day and threshold of the shop's WarnDays: lots that reach their expiry
+// date, and whole balances that expire by inactivity (a warning names the
+// day; activity since moves the day, and the new day is warned about
+// again). A threshold of N days covers
 // points expiring in more days than the next smaller threshold and at most
 // N days: so a run that was missed (the workers were down that day) is
 // caught up by the next one, and each day's points are warned about once
@@ -385,7 +392,9 @@ func (s *Service) WarnExpiring(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if prog.ExpiryDays == 0 || !prog.Messages.Expiring || len(prog.WarnDays) == 0 {
+		// Lots keep the expiry date they were earned with, whatever the
+		// program says now: they are always looked at.
+		if !prog.Messages.Expiring || len(prog.WarnDays) == 0 {
 			continue
 		}
 		days := slices.Clone(prog.WarnDays)
@@ -396,14 +405,29 @@ func (s *Service) WarnExpiring(ctx context.Context) (int, error) {
 			if i > 0 {
 				from = today.AddDate(0, 0, days[i-1]+1)
 			}
-			due, err := s.store.ExpiringByDay(ctx, shop.ID, from, today.AddDate(0, 0, n+1))
+			until := today.AddDate(0, 0, n+1)
+			due, err := s.store.ExpiringByDay(ctx, shop.ID, from, until)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			for _, d := range due {
+			keyed := make([]string, len(due))
+			for i, d := range due {
+				keyed[i] = fmt.Sprintf("expiring:%d:%s:%d", d.CustomerID, d.Day.Format(time.DateOnly), n)
+			}
+			if prog.InactivityMonths > 0 {
+				idle, err := s.store.InactiveByDay(ctx, shop.ID, from, until)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				for _, d := range idle {
+					due = append(due, d)
+					keyed = append(keyed, fmt.Sprintf("expiring:inactive:%d:%s:%d", d.CustomerID, d.Day.Format(time.DateOnly), n))
+				}
+			}
+			for i, d := range due {
 				ok, err := s.Notify(ctx, shop, Notice{Kind: MessageExpiring, CustomerID: d.CustomerID, Points: d.Points, On: d.Day,
-					Key: fmt.Sprintf("expiring:%d:%s:%d", d.CustomerID, d.Day.Format(time.DateOnly), n)})
+					Key: keyed[i]})
 				if ok {
 					queued++
 				}

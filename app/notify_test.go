@@ -340,3 +340,48 @@ func TestRedactionForgetsMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestWarnExpiringByInactivity(t *testing.T) {
+	f := newFixture(t, func(p *app.Program) { p.InactivityMonths = 2 })
+	f.accrue(paid("o1", "c1", "80.00"))
+	expires := testNow.AddDate(0, 2, 0) // 20 January 2027, noon
+	at := func(when time.Time) *app.Service { return app.NewService(f.store, func() time.Time { return when }) }
+	warn := func(when time.Time) int {
+		t.Helper()
+		n, err := at(when).WarnExpiring(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := warn(expires.AddDate(0, 0, -15)); n != 0 {
+		t.Fatalf("%d warnings 15 days ahead", n)
+	}
+	if n := warn(expires.AddDate(0, 0, -14)); n != 1 {
+		t.Fatalf("%d warnings 14 days ahead, want 1", n)
+	}
+	if n := warn(expires.AddDate(0, 0, -13)); n != 0 {
+		t.Fatalf("the warning was sent again: %d", n)
+	}
+	var warning app.Notification
+	for _, n := range f.notifications("c1") {
+		if n.Notice.Kind == app.MessageExpiring {
+			warning = n
+		}
+	}
+	if warning.Notice.Points != 80 || !warning.Notice.On.Equal(time.Date(2027, 1, 20, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("warning %+v", warning.Notice)
+	}
+	// A purchase moves the day; the new day is warned about in its turn.
+	later := expires.AddDate(0, 0, -10)
+	if _, err := at(later).AccrueOrder(f.ctx, f.shop, app.OrderPaid{OrderID: "o2", Customer: customer("c1"), Currency: "PLN",
+		Subtotal: app.MustAmount("20.00"), PaidAt: later}); err != nil {
+		t.Fatal(err)
+	}
+	if n := warn(expires.AddDate(0, 0, -3)); n != 0 {
+		t.Fatalf("%d warnings for a day that moved", n)
+	}
+	if n := warn(later.AddDate(0, 2, -14)); n != 1 {
+		t.Fatalf("%d warnings 14 days before the new day, want 1", n)
+	}
+}

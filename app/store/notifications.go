@@ -281,3 +281,36 @@ func redactNotifications(tx *gorm.DB, customerID int64) error {
 			status = CASE WHEN status = 'queued' THEN 'skipped' ELSE status END, updated_at = now()
 		WHERE customer_id = ?`, customerID).Error
 }
+
+// InactiveByDay finds the customers whose balance expires by inactivity in
+// [from, until): their last activity plus the program's months, in UTC,
+// as the expiry sweep counts it. The points are what their lots hold.
+func (s *Store) InactiveByDay(ctx context.Context, shopID int64, from, until time.Time) ([]app.ExpiringDay, error) {
+	// The expiry moment of a customer; the coarse range on last_activity_at
+	// (months are 28 to 31 days) lets the index narrow the rows first.
+	const expires = `((c.last_activity_at AT TIME ZONE 'UTC') + make_interval(months => p.inactivity_months)) AT TIME ZONE 'UTC'`
+	var rows []struct {
+		CustomerID int64
+		Day        time.Time
+		Points     int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT c.id AS customer_id, date_trunc('day', `+expires+` AT TIME ZONE 'UTC') AS day,
+			sum(l.remaining) AS points
+		FROM customers c
+		JOIN programs p ON p.shop_id = c.shop_id AND p.inactivity_months > 0
+		JOIN lots l ON l.customer_id = c.id AND l.remaining > 0
+		WHERE c.shop_id = ? AND (c.balance > 0 OR c.pending > 0)
+		  AND c.last_activity_at >= ?::timestamptz - make_interval(months => p.inactivity_months, days => 3)
+		  AND c.last_activity_at < ?::timestamptz - make_interval(months => p.inactivity_months) + interval '3 days'
+		  AND `+expires+` >= ? AND `+expires+` < ?
+		GROUP BY 1, 2 ORDER BY 1, 2`, shopID, from, until, from, until).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.ExpiringDay, len(rows))
+	for i, r := range rows {
+		out[i] = app.ExpiringDay{CustomerID: r.CustomerID, Points: r.Points,
+			Day: time.Date(r.Day.Year(), r.Day.Month(), r.Day.Day(), 0, 0, 0, 0, time.UTC)}
+	}
+	return out, nil
+}
