@@ -15,10 +15,12 @@ import (
 // customer's lots and balances change only while their row is locked. Each
 // batch is one transaction of two statements:
 //
-//  1. lock the batch's customers, FOR UPDATE SKIP LOCKED: a customer in the
-//     middle of a redemption, or taken by a second sweep, is left for the
-//     next batch or run, and no sweep ever waits for another (so none can
-//     deadlock with a ledger transaction, which locks customer then lots);
+//  1. lock the batch's customers, FOR UPDATE SKIP LOCKED under the LIMIT:
+//     a customer in the middle of a redemption, or taken by another batch,
+//     is passed over for the next ones (so parallel batches share the work,
+//     and what is passed over is left for a later batch or run), and no
+//     sweep ever waits for a lock (so none can deadlock with a ledger
+//     transaction, which locks customer then lots);
 //  2. do the work in one set-based statement. It is a separate statement
 //     because under READ COMMITTED each statement reads from a snapshot
 //     taken when it starts: only one that starts after the locks are held
@@ -74,7 +76,8 @@ func (s *Store) sweepBatch(ctx context.Context, pick string, pickArgs []any, wor
 // ExpireLots expires up to about limit lots past their date: one entry per
 // lot, the lot emptied, the balance (or, for a pending lot, the pending
 // balance) lowered. Lots are taken soonest expiry first; the customers of
-// the first limit of them are locked and all their due lots expired.
+// the first limit of them that no one else holds are locked, and all their
+// due lots expired.
 func (s *Store) ExpireLots(ctx context.Context, at time.Time, limit int) (app.Sweep, error) {
 	const pick = `
 		SELECT c.id FROM lots l
@@ -130,12 +133,14 @@ const idleSince = `((?::timestamptz AT TIME ZONE 'UTC') - make_interval(months =
 // activity, so each idle period expires once and new activity starts a new
 // one. A negative balance (points owed) is not forgiven.
 func (s *Store) ExpireInactive(ctx context.Context, at time.Time, limit int) (app.Sweep, error) {
+	// Driven by the (few) programs with a limit, so customers of the other
+	// shops, however idle, are never read.
 	const pick = `
-		SELECT c.id FROM customers c
-		JOIN programs p ON p.shop_id = c.shop_id AND p.inactivity_months > 0
-		JOIN shops s ON s.id = c.shop_id AND s.status = 'active'
-		WHERE (c.balance > 0 OR c.pending > 0) AND c.last_activity_at <= ` + idleSince + `
-		ORDER BY c.last_activity_at LIMIT ?
+		SELECT c.id FROM programs p
+		JOIN shops s ON s.id = p.shop_id AND s.status = 'active'
+		JOIN customers c ON c.shop_id = p.shop_id
+		WHERE p.inactivity_months > 0 AND (c.balance > 0 OR c.pending > 0) AND c.last_activity_at <= ` + idleSince + `
+		LIMIT ?
 		FOR UPDATE OF c SKIP LOCKED`
 	const work = `
 		WITH idle AS (

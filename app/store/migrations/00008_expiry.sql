@@ -11,9 +11,9 @@ ALTER TABLE customers
     ALTER COLUMN last_activity_at SET DEFAULT now(),
     ALTER COLUMN last_activity_at SET NOT NULL;
 
--- The inactivity sweep reads only customers who still hold points, oldest
--- activity first.
-CREATE INDEX customers_inactive ON customers (last_activity_at) WHERE balance > 0 OR pending > 0;
+-- The inactivity sweep reads, in each shop with an inactivity limit, only
+-- the customers who still hold points and have been idle that long.
+CREATE INDEX customers_inactive ON customers (shop_id, last_activity_at) WHERE balance > 0 OR pending > 0;
 
 -- +goose Down
 DROP INDEX customers_inactive;
