@@ -317,9 +317,16 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		}
 		defer rdb.Close()
 		reg.MustRegister(jobs.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb), 2*time.Second))
+		// Outside production the demo shop's codes are made on an
+		// in-process fake Shopify; in production fake is nil and every
+		// shop's client is shopifyClients'.
+		fake, err := demoShopify(ctx, d.cfg, d.svc, log)
+		if err != nil {
+			return err
+		}
 		h := jobs.NewHandler(d.svc, d.store, log, jobs.NewMetrics(reg)).WithShopifyOAuth(shopifyOAuth(d.cfg)).
 			WithWooCommerce(wooClients(d.cfg), func(key string) string { return wooWebhookURL(d.cfg, key) }).
-			WithShopifyClients(shopifyClients()).WithQueue(asynq.NewClientFromRedisClient(rdb))
+			WithShopifyClients(withDemoShop(shopifyClients(), fake)).WithQueue(asynq.NewClientFromRedisClient(rdb))
 		notices := jobs.NewNoticeQueue(asynq.NewClientFromRedisClient(rdb), log)
 		d.svc.WithNoticeQueue(notices)
 		mailer, err := newMailer(d.cfg, log)

@@ -1,4 +1,4 @@
-package shopifytest
+package shopifyfake
 
 import (
 	"fmt"
@@ -75,7 +75,7 @@ type discountBook struct {
 
 // Discounts returns shop's code discounts in creation order, with their
 // status as of the fake's clock.
-func (s *Server) Discounts(shop string) []Discount {
+func (s *Shopify) Discounts(shop string) []Discount {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -94,7 +94,7 @@ func (s *Server) Discounts(shop string) []Discount {
 // discountCodeFreeShippingCreate answer every create that is otherwise valid
 // with a user error carrying message, until it is called with "". (FailNext
 // covers HTTP failures.)
-func (s *Server) RefuseDiscounts(message string) {
+func (s *Shopify) RefuseDiscounts(message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.discounts.refusal = message
@@ -102,7 +102,7 @@ func (s *Server) RefuseDiscounts(message string) {
 
 // handleDiscounts registers the discount root fields. Handle can still
 // replace any of them.
-func (s *Server) handleDiscounts() {
+func (s *Shopify) handleDiscounts() {
 	s.resolvers["discountCodeBasicCreate"] = func(shop string, vars map[string]any) any {
 		return s.createDiscount(shop, vars, "basicCodeDiscount", "DiscountCodeBasicInput", "DiscountCodeBasic")
 	}
@@ -291,7 +291,7 @@ func (u *userErrors) add(code, message string, path ...string) {
 // discountCodeFreeShippingCreate: top-level errors for an input that does
 // not fit the schema, user errors for one Shopify would refuse, and
 // otherwise the new discount.
-func (s *Server) createDiscount(shop string, vars map[string]any, inputName, inputType, objectType string) any {
+func (s *Shopify) createDiscount(shop string, vars map[string]any, inputName, inputType, objectType string) any {
 	input, ok := vars[inputName].(map[string]any)
 	if !ok {
 		return invalidVariable(inputName, inputType, "(Expected value to not be null)")
@@ -488,7 +488,7 @@ func checkMinimum(u *userErrors, input map[string]any, d *Discount) {
 
 // deactivateDiscount answers discountCodeDeactivate(id): it ends the
 // discount now. An already ended discount is answered as it is.
-func (s *Server) deactivateDiscount(shop string, vars map[string]any) any {
+func (s *Shopify) deactivateDiscount(shop string, vars map[string]any) any {
 	id, ok := vars["id"].(string)
 	if !ok {
 		return topLevelErrors{map[string]any{
@@ -516,7 +516,7 @@ func (s *Server) deactivateDiscount(shop string, vars map[string]any) any {
 
 // discountByCode answers codeDiscountNodeByCode(code), matched without
 // regard to letter case; null when no discount has the code.
-func (s *Server) discountByCode(shop string, vars map[string]any) any {
+func (s *Shopify) discountByCode(shop string, vars map[string]any) any {
 	code, _ := vars["code"].(string)
 	if d := s.discountWithCode(shop, code); d != nil {
 		return s.discountNodeJSON(d)
@@ -524,7 +524,7 @@ func (s *Server) discountByCode(shop string, vars map[string]any) any {
 	return nil
 }
 
-func (s *Server) discountWithCode(shop, code string) *Discount {
+func (s *Shopify) discountWithCode(shop, code string) *Discount {
 	for _, d := range s.discounts.byShop[shop] {
 		if strings.EqualFold(d.Code, strings.TrimSpace(code)) {
 			return d
@@ -547,7 +547,7 @@ func discountStatus(d *Discount, now time.Time) string {
 
 // discountNodeJSON is a DiscountCodeNode with the fields an app commonly
 // selects.
-func (s *Server) discountNodeJSON(d *Discount) map[string]any {
+func (s *Shopify) discountNodeJSON(d *Discount) map[string]any {
 	var context map[string]any
 	if len(d.Customers) > 0 {
 		customers := make([]any, len(d.Customers))

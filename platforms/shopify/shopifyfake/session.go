@@ -1,4 +1,4 @@
-package shopifytest
+package shopifyfake
 
 import (
 	"time"
@@ -11,7 +11,7 @@ const SessionTokenLifetime = time.Minute
 
 // SessionClaims are the claims of an App Bridge session token, as Shopify
 // fills them for shop and user.
-func (s *Server) SessionClaims(shop, userID string, now time.Time) map[string]any {
+func (s *Shopify) SessionClaims(shop, userID string, now time.Time) map[string]any {
 	s.mu.Lock()
 	jti := s.secret("jti", 32)
 	sid := s.secret("sid", 64)
@@ -32,7 +32,7 @@ func (s *Server) SessionClaims(shop, userID string, now time.Time) map[string]an
 // SessionToken is the session token App Bridge would hand the app's page
 // for shop and the staff member userID at now: HS256, signed with the
 // client secret, valid for a minute.
-func (s *Server) SessionToken(shop, userID string, now time.Time) string {
+func (s *Shopify) SessionToken(shop, userID string, now time.Time) string {
 	return SignSessionToken(s.APISecret, s.SessionClaims(shop, userID, now))
 }
 
@@ -43,7 +43,7 @@ func SignSessionToken(secret string, claims map[string]any) string {
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(claims)).SignedString([]byte(secret))
 	if err != nil {
 		// HS256 with a []byte key cannot fail.
-		panic("shopifytest: sign session token: " + err.Error())
+		panic("shopifyfake: sign session token: " + err.Error())
 	}
 	return token
 }

@@ -1,4 +1,4 @@
-package shopifytest
+package shopifyfake
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ var versionPattern = regexp.MustCompile(`^(\d{4}-(01|04|07|10)|unstable)$`)
 // precedence), reading their arguments from the variables (the only way the
 // app passes them); it does not parse the selection, so answers carry a
 // fixed set of fields.
-func (s *Server) graphQL(w http.ResponseWriter, r *http.Request) {
+func (s *Shopify) graphQL(w http.ResponseWriter, r *http.Request) {
 	shop, version := r.PathValue("shop"), r.PathValue("version")
 	rec := requestRecord(r)
 	rec.Shop, rec.Version = shop, version
@@ -104,7 +104,7 @@ func (s *Server) graphQL(w http.ResponseWriter, r *http.Request) {
 	var errs []any
 	switch {
 	case resolver != nil:
-		// Resolvers run under the lock, so they must not call the Server.
+		// Resolvers run under the lock, so they must not call the fake.
 		value = resolver(shop, body.Variables)
 		if e, ok := value.(topLevelErrors); ok {
 			errs = e
@@ -140,7 +140,7 @@ func (s *Server) graphQL(w http.ResponseWriter, r *http.Request) {
 
 // refill brings st's bucket up to date: it leaks back restoreRate points a
 // second up to the maximum.
-func (s *Server) refill(st *shopState) {
+func (s *Shopify) refill(st *shopState) {
 	now := s.now()
 	if !st.seen {
 		st.available, st.at, st.seen = s.bucketMax, now, true
@@ -151,7 +151,7 @@ func (s *Server) refill(st *shopState) {
 	st.at = now
 }
 
-func (s *Server) cost(st *shopState, requested float64, actual *float64) map[string]any {
+func (s *Shopify) cost(st *shopState, requested float64, actual *float64) map[string]any {
 	return map[string]any{"cost": map[string]any{
 		"requestedQueryCost": requested,
 		"actualQueryCost":    actual,
@@ -166,7 +166,7 @@ func (s *Server) cost(st *shopState, requested float64, actual *float64) map[str
 // listSubscriptions answers webhookSubscriptions(first, after, topics, uri)
 // with both the nodes and the edges shape, and the deprecated endpoint
 // beside uri. It returns the number of subscriptions on the page.
-func (s *Server) listSubscriptions(shop, query string, vars map[string]any) (any, int) {
+func (s *Shopify) listSubscriptions(shop, query string, vars map[string]any) (any, int) {
 	topics := map[string]bool{}
 	if list, ok := vars["topics"].([]any); ok {
 		for _, t := range list {
@@ -213,7 +213,7 @@ func (s *Server) listSubscriptions(shop, query string, vars map[string]any) (any
 // webhookSubscription: {uri | callbackUrl, format}). Top-level errors come
 // back for variables the schema would refuse; user errors for an address
 // already subscribed to the topic and for refused topics.
-func (s *Server) createSubscription(shop string, vars map[string]any) (any, []any) {
+func (s *Shopify) createSubscription(shop string, vars map[string]any) (any, []any) {
 	topic, _ := vars["topic"].(string)
 	input, _ := vars["webhookSubscription"].(map[string]any)
 	if !topicPattern.MatchString(topic) || complianceTopic(topic) {
@@ -253,7 +253,7 @@ func (s *Server) createSubscription(shop string, vars map[string]any) (any, []an
 	return map[string]any{"webhookSubscription": subscriptionJSON(sub), "userErrors": []any{}}, nil
 }
 
-func (s *Server) subscribe(shop, topic, uri string) Subscription {
+func (s *Shopify) subscribe(shop, topic, uri string) Subscription {
 	s.serial++
 	sub := Subscription{
 		ID:     "gid://shopify/WebhookSubscription/" + strconv.Itoa(1000000+s.serial),
@@ -341,7 +341,7 @@ func pageSize(query string, vars map[string]any) int {
 }
 
 // shopJSON answers the shop query.
-func (s *Server) shopJSON(shop string) map[string]any {
+func (s *Shopify) shopJSON(shop string) map[string]any {
 	st := s.shop(shop)
 	name, currency := st.name, st.currency
 	if name == "" {
