@@ -436,7 +436,7 @@ func TestShopsConfigure(t *testing.T) {
 	out = runCLI(t, env, addr, "shops", "configure", "--shop", testenv.ShopDomain, "--by", "anna@acme.test", "--expiry-days", "0",
 		"--inactivity-months", "18", "--warn-days", "30,7", "--birthday-bonus", "100", "--anniversary-bonus", "50",
 		"--messages", "welcome,expiring", "--widget-color", "#AA3355", "--widget-position", "bottom-left", "--timezone", "Europe/Warsaw")
-	for _, want := range []string{"time zone:    Europe/Warsaw","birthday bonus 100, anniversary bonus 50, inactivity expiry after 18 months, warnings [30 7] days ahead",
+	for _, want := range []string{"time zone:    Europe/Warsaw", "birthday bonus 100, anniversary bonus 50, inactivity expiry after 18 months, warnings [30 7] days ahead",
 		"messages:     welcome, expiring", "colour #aa3355, launcher bottom-left"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("configure output lacks %q:\n%s", want, out)
