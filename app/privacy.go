@@ -71,6 +71,20 @@ type CustomerDataDocument struct {
 	Lots          []ExportedLot        `json:"lots"`
 	Orders        []ExportedOrder      `json:"orders"`
 	Redemptions   []ExportedRedemption `json:"redemptions"`
+	// Messages are the emails the app sent or meant to send the customer.
+	Messages []ExportedMessage `json:"messages"`
+	// UnsubscribedAt is when the customer unsubscribed from its emails.
+	UnsubscribedAt *time.Time `json:"unsubscribed_at,omitempty"`
+}
+
+// ExportedMessage is one message to the customer and what became of it.
+type ExportedMessage struct {
+	Kind      MessageKind        `json:"kind"`
+	Email     string             `json:"email"`
+	Language  string             `json:"language"`
+	Status    NotificationStatus `json:"status"`
+	CreatedAt time.Time          `json:"created_at"`
+	SentAt    *time.Time         `json:"sent_at,omitempty"`
 }
 
 // ExportedRedemption is a reward the customer redeemed, with its code.
@@ -258,6 +272,17 @@ func (s *Service) ExportCustomerData(ctx context.Context, shop Shop, req DataReq
 			}
 			document.Redemptions = append(document.Redemptions, er)
 		}
+		messages, err := s.store.Notifications(ctx, shop.ID, recs.Customer.ID, 100000)
+		if err != nil {
+			return DataExport{}, err
+		}
+		for _, n := range messages {
+			document.Messages = append(document.Messages, ExportedMessage{Kind: n.Notice.Kind, Email: n.Email,
+				Language: n.Locale, Status: n.Status, CreatedAt: n.CreatedAt, SentAt: n.SentAt})
+		}
+		if document.UnsubscribedAt, err = s.store.Unsubscribed(ctx, shop.ID, recs.Customer.ID); err != nil {
+			return DataExport{}, err
+		}
 	}
 	doc, err := json.MarshalIndent(document, "", "  ")
 	if err != nil {
@@ -293,6 +318,7 @@ func customerDataDocument(shop Shop, req DataRequest, recs CustomerRecords, now 
 		Request: ExportedRequest{CustomerID: req.CustomerID, Email: req.Email,
 			OrdersRequested: append([]string{}, req.OrdersRequested...)},
 		LedgerEntries: []ExportedEntry{}, Lots: []ExportedLot{}, Orders: []ExportedOrder{}, Redemptions: []ExportedRedemption{},
+		Messages: []ExportedMessage{},
 	}
 	if c := recs.Customer; c != nil {
 		doc.CustomerFound = true

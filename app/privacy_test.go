@@ -303,3 +303,18 @@ func TestEraseShop(t *testing.T) {
 		f.balance("c1", 100, 0)
 	})
 }
+
+func TestAnExportIncludesTheMessagesSentToTheCustomer(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.svc.WelcomeCustomer(f.ctx, f.shop, app.CustomerCreated{Customer: app.CustomerRef{PlatformID: "191167", Email: "ewa@example.com", Locale: "pl"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.svc.Balance(f.ctx, f.shop, "191167")
+	if queued, err := f.svc.Notify(f.ctx, f.shop, app.Notice{Kind: app.MessageWelcome, CustomerID: c.ID, Key: "welcome:191167"}); err != nil || !queued {
+		t.Fatalf("notify: %v %v", queued, err)
+	}
+	_, doc := f.export(app.DataRequest{CustomerID: "191167", RequestID: "1"})
+	if len(doc.Messages) != 1 || doc.Messages[0].Kind != app.MessageWelcome || doc.Messages[0].Email != "ewa@example.com" || doc.Messages[0].Language != "pl" {
+		t.Fatalf("messages %+v", doc.Messages)
+	}
+}
