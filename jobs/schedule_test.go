@@ -273,7 +273,7 @@ func TestEveryPeriodicJobIsScheduled(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{TypeReconcile, TypeRefreshTokens, TypeWooSync, TypeWooWebhooks, TypeIssuePending,
-		TypeExpireCodes, TypeExpirePoints, TypeReleasePending} {
+		TypeExpireCodes, TypeExpirePoints, TypeReleasePending, TypeNotifyOutbox, TypeExpiryWarnings, TypeYearlyBonuses} {
 		if !got[typ] {
 			t.Errorf("%s is not on the schedule", typ)
 		}
