@@ -274,3 +274,27 @@ func TestHistoryNamesOrdersAsTheShopperKnowsThem(t *testing.T) {
 		t.Fatalf("history %v: want the named order by its name and the unnamed one by its id", history)
 	}
 }
+
+func TestPendingPointsComeWithTheDayTheyBecomeSpendable(t *testing.T) {
+	r := newWidgetRig(t, nil)
+	ctx := context.Background()
+	prog, _ := r.env.Service.Program(ctx, r.env.Shop)
+	prog.PendingDays = 14
+	if err := r.env.Service.SetProgram(ctx, r.env.Shop, prog, "owner", "return window"); err != nil {
+		t.Fatal(err)
+	}
+	const ewa = "7000000000000000001"
+	if _, err := r.env.Service.AccrueOrder(ctx, r.env.Shop, app.OrderPaid{OrderID: "77", Name: "#1077",
+		Customer: &app.CustomerRef{PlatformID: ewa}, Subtotal: app.MustAmount("40.00")}); err != nil {
+		t.Fatal(err)
+	}
+	_, doc, _ := r.get(t, "/proxy/customer?"+r.proxied(ewa, r.now, nil).Encode())
+	releasing, _ := doc["releasing"].([]any)
+	if doc["pending"] != 40.0 || len(releasing) != 1 || releasing[0].(map[string]any)["points"] != 40.0 {
+		t.Fatalf("pending %v, releasing %v", doc["pending"], doc["releasing"])
+	}
+	day, err := time.Parse("2006-01-02", releasing[0].(map[string]any)["date"].(string))
+	if want := time.Now().UTC().AddDate(0, 0, 14); err != nil || day.Sub(want) > 24*time.Hour || want.Sub(day) > 24*time.Hour {
+		t.Fatalf("release day %v, want about %v", day, want)
+	}
+}

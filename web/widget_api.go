@@ -225,8 +225,10 @@ type customerDocument struct {
 	Balance  int64           `json:"balance"`
 	Pending  int64           `json:"pending"`
 	Expiring []widgetExpiry  `json:"expiring"`
-	History  []widgetEntry   `json:"history"`
-	Rewards  []widgetReward  `json:"rewards"`
+	// Releasing are pending points by the day they become spendable.
+	Releasing []widgetExpiry `json:"releasing"`
+	History   []widgetEntry  `json:"history"`
+	Rewards   []widgetReward `json:"rewards"`
 	// Codes are the shopper's reward codes that are still to be used.
 	Codes      []widgetCode     `json:"codes"`
 	Program    widgetProgram    `json:"program"`
@@ -319,7 +321,7 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	shop, prog := v.Shop, v.Program
 	doc := customerDocument{Shop: shop.Domain, ShopName: shop.Name, Platform: string(shop.Platform),
 		Locale: widgetLocale(c.QueryParam("locale")), Currency: shop.Currency,
-		Expiring: []widgetExpiry{}, History: []widgetEntry{}, Rewards: []widgetReward{}, Codes: []widgetCode{},
+		Expiring: []widgetExpiry{}, Releasing: []widgetExpiry{}, History: []widgetEntry{}, Rewards: []widgetReward{}, Codes: []widgetCode{},
 		Program: widgetProgram{EarnRate: prog.EarnRate.String(), SignupBonus: prog.SignupBonus, BirthdayBonus: prog.BirthdayBonus,
 			PendingDays: prog.PendingDays, ExpiryDays: prog.ExpiryDays},
 		Appearance: widgetAppearance{Color: prog.Look.Color, Position: prog.Look.Position}}
@@ -343,6 +345,9 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	}
 	for _, e := range v.Expiring {
 		doc.Expiring = append(doc.Expiring, widgetExpiry{Points: e.Points, Date: e.On.Format("2006-01-02")})
+	}
+	for _, r := range v.Releasing {
+		doc.Releasing = append(doc.Releasing, widgetExpiry{Points: r.Points, Date: r.On.Format("2006-01-02")})
 	}
 	// Shoppers know their orders by name (#1001), not by the platform's id.
 	var orderIDs []string

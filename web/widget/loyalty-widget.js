@@ -114,7 +114,7 @@ function makeI18n(lang, tag, currency) {
 // ---------------------------------------------------------------- data
 
 function normalize(doc) {
-  const d = { expiring: [], history: [], rewards: [], codes: [], balance: 0, pending: 0, ...doc };
+  const d = { expiring: [], releasing: [], history: [], rewards: [], codes: [], balance: 0, pending: 0, ...doc };
   d.program = { earn_rate: '0', signup_bonus: 0, birthday_bonus: 0, expiry_days: 0, pending_days: 0, ...doc.program };
   d.appearance = { ...doc.appearance };
   return d;
@@ -472,8 +472,16 @@ ${floating ? html`<button class="launcher" type="button" data-action="toggle" da
     const next = d.rewards.find((r) => !r.affordable);
     return html`<p class="hello">${name ? i.t('greeting', { name }) : i.t('greeting_anon')}</p>
 <p class="big"><span data-test="balance">${i.n(d.balance)}</span><small>${i.t('points_word', { n: d.balance })}</small></p>
-${d.pending > 0 ? html`<p class="sub" data-test="pending">${i.t('pending', { n: d.pending })}</p>` : ''}
+${d.pending > 0 ? html`<p class="sub" data-test="pending">${i.t('pending', { n: d.pending })}${this.releaseNote(i, d)}</p>` : ''}
 ${next ? html`<p class="sub" style="margin-top:14px">${i.t('next_reward', { name: next.name })} · ${i.t('needed', { n: next.points_needed })}</p>${this.track(d.balance, next.points, i.t('next_reward', { name: next.name }))}` : ''}`;
+  }
+
+  // When pending points become spendable: the first release day, as most
+  // shoppers have one pending order at a time.
+  releaseNote(i, d) {
+    const first = d.releasing[0];
+    if (!first) return '';
+    return ' · ' + i.t(d.releasing.length > 1 ? 'first_spendable_from' : 'spendable_from', { date: i.day(first.date) });
   }
 
   homeBody(i, d) {
