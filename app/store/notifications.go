@@ -244,14 +244,26 @@ func (s *Store) Unsubscribed(ctx context.Context, shopID, customerID int64) (*ti
 	return rows[0].UnsubscribedAt, nil
 }
 
+// expiringDayRow is a customer's points that expire on a UTC day.
+type expiringDayRow struct {
+	CustomerID int64
+	Day        time.Time
+	Points     int64
+}
+
+func expiringDays(rows []expiringDayRow) []app.ExpiringDay {
+	out := make([]app.ExpiringDay, len(rows))
+	for i, r := range rows {
+		out[i] = app.ExpiringDay{CustomerID: r.CustomerID, Points: r.Points,
+			Day: time.Date(r.Day.Year(), r.Day.Month(), r.Day.Day(), 0, 0, 0, 0, time.UTC)}
+	}
+	return out
+}
+
 // ExpiringByDay sums the open lots of a shop that expire in [from, until)
 // per customer and UTC day. Pending lots count: their points expire too.
 func (s *Store) ExpiringByDay(ctx context.Context, shopID int64, from, until time.Time) ([]app.ExpiringDay, error) {
-	var rows []struct {
-		CustomerID int64
-		Day        time.Time
-		Points     int64
-	}
+	var rows []expiringDayRow
 	err := s.db.WithContext(ctx).Raw(`SELECT l.customer_id, date_trunc('day', l.expires_at AT TIME ZONE 'UTC') AS day,
 			sum(l.remaining) AS points
 		FROM lots l JOIN customers c ON c.id = l.customer_id
@@ -260,12 +272,7 @@ func (s *Store) ExpiringByDay(ctx context.Context, shopID int64, from, until tim
 	if err != nil {
 		return nil, translate(err)
 	}
-	out := make([]app.ExpiringDay, len(rows))
-	for i, r := range rows {
-		out[i] = app.ExpiringDay{CustomerID: r.CustomerID, Points: r.Points,
-			Day: time.Date(r.Day.Year(), r.Day.Month(), r.Day.Day(), 0, 0, 0, 0, time.UTC)}
-	}
-	return out, nil
+	return expiringDays(rows), nil
 }
 
 // redactNotifications forgets what a customer's messages said about them:
@@ -289,11 +296,7 @@ func (s *Store) InactiveByDay(ctx context.Context, shopID int64, from, until tim
 	// The expiry moment of a customer; the coarse range on last_activity_at
 	// (months are 28 to 31 days) lets the index narrow the rows first.
 	const expires = `((c.last_activity_at AT TIME ZONE 'UTC') + make_interval(months => p.inactivity_months)) AT TIME ZONE 'UTC'`
-	var rows []struct {
-		CustomerID int64
-		Day        time.Time
-		Points     int64
-	}
+	var rows []expiringDayRow
 	err := s.db.WithContext(ctx).Raw(`SELECT c.id AS customer_id, date_trunc('day', `+expires+` AT TIME ZONE 'UTC') AS day,
 			sum(l.remaining) AS points
 		FROM customers c
@@ -307,10 +310,5 @@ func (s *Store) InactiveByDay(ctx context.Context, shopID int64, from, until tim
 	if err != nil {
 		return nil, translate(err)
 	}
-	out := make([]app.ExpiringDay, len(rows))
-	for i, r := range rows {
-		out[i] = app.ExpiringDay{CustomerID: r.CustomerID, Points: r.Points,
-			Day: time.Date(r.Day.Year(), r.Day.Month(), r.Day.Day(), 0, 0, 0, 0, time.UTC)}
-	}
-	return out, nil
+	return expiringDays(rows), nil
 }
