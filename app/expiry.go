@@ -86,11 +86,14 @@ func (s Sweep) String() string {
 // store's observers. A batch that changed nothing returns a zero Sweep.
 type ExpiryStore interface {
 	// ExpireLots expires up to about limit lots whose expiry is at or before
-	// at, in active shops.
+	// at, whatever their shop's status: a lot's date was fixed when it was
+	// earned.
 	ExpireLots(ctx context.Context, at time.Time, limit int) (Sweep, error)
 	// ExpireInactive expires the whole balance of up to limit customers of
 	// active shops with an inactivity limit whose last activity is that
-	// many months before at.
+	// many months before at. An uninstalled shop's balances wait: its
+	// shoppers cannot see or use them, and once it is back the time since
+	// each one's last activity counts as before.
 	ExpireInactive(ctx context.Context, at time.Time, limit int) (Sweep, error)
 	// ReleasePending makes pending lots whose release is at or before at
 	// spendable, for up to about limit lots. A customer who owes points (a

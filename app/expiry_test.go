@@ -260,22 +260,17 @@ func TestExpiryPerLot(t *testing.T) {
 		f.balance("c1", 100, 0)
 	})
 
-	t.Run("an uninstalled shop's points wait until it is back", func(t *testing.T) {
+	t.Run("a lot expires on its date even while its shop is uninstalled", func(t *testing.T) {
 		f, clk := newClockFixture(t, perLot(30))
 		f.earnAt(clk, "1", "c1", "100")
 		if err := f.store.SetShopStatus(f.ctx, f.shop.ID, app.ShopUninstalled); err != nil {
 			t.Fatal(err)
 		}
 		clk.set(days(31))
-		if s := f.expire(); s.Lots != 0 {
-			t.Fatalf("sweep = %v", s)
-		}
-		if err := f.store.SetShopStatus(f.ctx, f.shop.ID, app.ShopActive); err != nil {
-			t.Fatal(err)
-		}
 		if s := f.expire(); s.Points != 100 {
 			t.Fatalf("sweep = %v", s)
 		}
+		f.balance("c1", 0, 0)
 	})
 
 	t.Run("small batches expire everything, one transaction each", func(t *testing.T) {
@@ -344,6 +339,24 @@ func TestExpiryByInactivity(t *testing.T) {
 			t.Fatalf("sweep = %v, want 90", s)
 		}
 		f.balance("c1", 0, 0)
+	})
+
+	t.Run("an uninstalled shop's idle balances wait until it is back", func(t *testing.T) {
+		f, clk := newClockFixture(t, idle(6))
+		f.earnAt(clk, "1", "c1", "100")
+		if err := f.store.SetShopStatus(f.ctx, f.shop.ID, app.ShopUninstalled); err != nil {
+			t.Fatal(err)
+		}
+		clk.set(months(7))
+		if s := f.expire(); s.Lots != 0 {
+			t.Fatalf("sweep = %v", s)
+		}
+		if err := f.store.SetShopStatus(f.ctx, f.shop.ID, app.ShopActive); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.expire(); s.Points != 100 {
+			t.Fatalf("sweep = %v", s)
+		}
 	})
 
 	t.Run("an order that earns nothing is activity too", func(t *testing.T) {

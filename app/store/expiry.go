@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -77,14 +78,16 @@ func (s *Store) sweepBatch(ctx context.Context, pick string, pickArgs []any, wor
 // lot, the lot emptied, the balance (or, for a pending lot, the pending
 // balance) lowered. Lots are taken soonest expiry first; the customers of
 // the first limit of them that no one else holds are locked, and all their
-// due lots expired.
+// due lots expired. A lot expires on its date whatever its shop's status:
+// the date was fixed when it was earned.
 func (s *Store) ExpireLots(ctx context.Context, at time.Time, limit int) (app.Sweep, error) {
-	const pick = `
+	// Read in the order of the lots_expiry index, stopping at the limit
+	// (inlined, so that even a generic plan knows it is small).
+	pick := `
 		SELECT c.id FROM lots l
 		JOIN customers c ON c.id = l.customer_id
-		JOIN shops s ON s.id = c.shop_id AND s.status = 'active'
 		WHERE l.remaining > 0 AND l.expires_at <= ?
-		ORDER BY l.expires_at LIMIT ?
+		ORDER BY l.expires_at LIMIT ` + strconv.Itoa(limit) + `
 		FOR UPDATE OF c SKIP LOCKED`
 	// Entries are numbered in the order the lots would have been spent, and
 	// each entry's balances are the customer's after it: a running sum.
@@ -118,7 +121,7 @@ func (s *Store) ExpireLots(ctx context.Context, at time.Time, limit int) (app.Sw
 		UPDATE customers c SET balance = c.balance - per.available, pending = c.pending - per.pending, updated_at = now()
 		FROM per WHERE c.id = per.customer_id
 		RETURNING c.id, c.shop_id, c.platform_id, per.lots, per.available + per.pending AS points`
-	return s.sweepBatch(ctx, pick, []any{at, limit}, work, func(ids []int64) []any {
+	return s.sweepBatch(ctx, pick, []any{at}, work, func(ids []int64) []any {
 		return []any{ids, at, at, ids, at}
 	})
 }
@@ -135,12 +138,12 @@ const idleSince = `((?::timestamptz AT TIME ZONE 'UTC') - make_interval(months =
 func (s *Store) ExpireInactive(ctx context.Context, at time.Time, limit int) (app.Sweep, error) {
 	// Driven by the (few) programs with a limit, so customers of the other
 	// shops, however idle, are never read.
-	const pick = `
+	pick := `
 		SELECT c.id FROM programs p
 		JOIN shops s ON s.id = p.shop_id AND s.status = 'active'
 		JOIN customers c ON c.shop_id = p.shop_id
 		WHERE p.inactivity_months > 0 AND (c.balance > 0 OR c.pending > 0) AND c.last_activity_at <= ` + idleSince + `
-		LIMIT ?
+		LIMIT ` + strconv.Itoa(limit) + `
 		FOR UPDATE OF c SKIP LOCKED`
 	const work = `
 		WITH idle AS (
@@ -174,7 +177,7 @@ func (s *Store) ExpireInactive(ctx context.Context, at time.Time, limit int) (ap
 		FROM held h
 		WHERE c.id = h.customer_id AND h.customer_id IN (SELECT customer_id FROM entered)
 		RETURNING c.id, c.shop_id, c.platform_id, h.lots, h.available + h.pending AS points`
-	return s.sweepBatch(ctx, pick, []any{at, limit}, work, func(ids []int64) []any {
+	return s.sweepBatch(ctx, pick, []any{at}, work, func(ids []int64) []any {
 		return []any{ids, at, at}
 	})
 }
@@ -188,11 +191,11 @@ func (s *Store) ExpireInactive(ctx context.Context, at time.Time, limit int) (ap
 // would: the released lots give up that much, soonest expiry first, so the
 // lots still hold exactly the positive part of the balance.
 func (s *Store) ReleasePending(ctx context.Context, at time.Time, limit int) (app.Sweep, error) {
-	const pick = `
+	pick := `
 		SELECT c.id FROM lots l
 		JOIN customers c ON c.id = l.customer_id
 		WHERE l.pending AND l.remaining > 0 AND l.available_at <= ?
-		ORDER BY l.available_at LIMIT ?
+		ORDER BY l.available_at LIMIT ` + strconv.Itoa(limit) + `
 		FOR UPDATE OF c SKIP LOCKED`
 	const work = `
 		WITH due AS (
@@ -213,7 +216,7 @@ func (s *Store) ReleasePending(ctx context.Context, at time.Time, limit int) (ap
 		UPDATE customers c SET pending = c.pending - per.points, balance = c.balance + per.points, updated_at = now()
 		FROM per WHERE c.id = per.customer_id
 		RETURNING c.id, c.shop_id, c.platform_id, per.lots, per.points`
-	return s.sweepBatch(ctx, pick, []any{at, limit}, work, func(ids []int64) []any {
+	return s.sweepBatch(ctx, pick, []any{at}, work, func(ids []int64) []any {
 		return []any{ids, at, ids, at}
 	})
 }
