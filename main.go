@@ -334,7 +334,7 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 			return err
 		}
 		h.WithMail(mailer, &jobs.ShopRateLimit{Redis: rdb, PerMinute: d.cfg.Mail.PerShopPerMinute}, notices)
-		workers, err := jobs.NewServer(rdb, jobs.ServerConfig{Concurrency: d.cfg.Worker.Concurrency, RedisURL: d.cfg.Redis.URL}, h, log)
+		workers, err := jobs.NewServer(rdb, jobs.ServerConfig{Concurrency: d.cfg.Worker.Concurrency}, h, log)
 		if err != nil {
 			return err
 		}

@@ -140,6 +140,7 @@ func TestProgramValidate(t *testing.T) {
 	edits := []func(*Program){
 		func(p *Program) { p.ExpiryDays, p.InactivityMonths = 365, 12 },
 		func(p *Program) { p.InactivityMonths = 121 },
+		func(p *Program) { p.ExpiryDays, p.PendingDays = 14, 14 },
 		func(p *Program) { p.WarnDays = []int{0} },
 		func(p *Program) { p.WarnDays = []int{30, 14, 7, 3, 2, 1} },
 		func(p *Program) { p.AnniversaryBonus = -1 },

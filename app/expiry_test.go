@@ -231,8 +231,10 @@ func TestExpiryPerLot(t *testing.T) {
 		f.balance("c1", 70, 0)
 	})
 
-	t.Run("a pending lot past its expiry expires from the pending balance", func(t *testing.T) {
-		f, clk := newClockFixture(t, func(p *app.Program) { p.ExpiryDays, p.PendingDays = 10, 30 })
+	t.Run("a pending lot still unreleased at its expiry expires from the pending balance", func(t *testing.T) {
+		// The program keeps expiry after the pending period, but a release
+		// job that is late (or down) must not keep points alive.
+		f, clk := newClockFixture(t, func(p *app.Program) { p.ExpiryDays, p.PendingDays = 10, 5 })
 		f.earnAt(clk, "1", "c1", "100")
 		f.balance("c1", 0, 100)
 		clk.set(days(10))

@@ -155,6 +155,8 @@ func (p Program) Validate() error {
 		return Errorf(EInvalid, "birthday and anniversary bonuses must not be negative")
 	case p.InactivityMonths < 0 || p.InactivityMonths > 120:
 		return Errorf(EInvalid, "inactivity months must be between 0 and 120")
+	case p.ExpiryDays > 0 && p.PendingDays >= p.ExpiryDays:
+		return Errorf(EInvalid, "points must outlive their pending period: expiry days (%d) must be more than pending days (%d)", p.ExpiryDays, p.PendingDays)
 	case p.InactivityMonths > 0 && p.ExpiryDays > 0:
 		return Errorf(EInvalid, "points expire one way: per lot after expiry days, or by inactivity, not both")
 	case len(p.WarnDays) > 5:

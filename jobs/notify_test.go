@@ -55,7 +55,7 @@ func newMailRig(t *testing.T, edit func(*app.Program), perMinute int, start bool
 	r.limit = &jobs.ShopRateLimit{Redis: env.Redis, PerMinute: perMinute, Now: func() time.Time { return time.Now().Add(time.Duration(r.shift.Load())) }}
 	r.h = jobs.NewHandler(env.Service, env.Store, env.Log, nil).WithMail(sender, r.limit, r.queue).WithQueue(r.client)
 	if start {
-		srv, err := jobs.NewServer(env.Redis, jobs.ServerConfig{Concurrency: 4, RedisURL: env.RedisURL}, r.h, env.Log)
+		srv, err := jobs.NewServer(env.Redis, jobs.ServerConfig{Concurrency: 4}, r.h, env.Log)
 		if err != nil {
 			t.Fatal(err)
 		}

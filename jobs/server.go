@@ -14,8 +14,6 @@ import (
 // ServerConfig configures the workers.
 type ServerConfig struct {
 	Concurrency int
-	// RedisURL is no longer used: the schedule shares the workers' client.
-	RedisURL string
 }
 
 // Server runs the asynq workers and the schedule of periodic jobs.

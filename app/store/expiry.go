@@ -224,16 +224,5 @@ func (s *Store) ReleasePending(ctx context.Context, at time.Time, limit int) (ap
 // PendingLots lists a customer's pending lots that still hold points,
 // soonest release first.
 func (s *Store) PendingLots(ctx context.Context, customerID int64) ([]app.Lot, error) {
-	var rows []lotRow
-	err := s.db.WithContext(ctx).Raw(`SELECT id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at
-		FROM lots WHERE customer_id = ? AND pending AND remaining > 0 ORDER BY available_at, id`, customerID).Scan(&rows).Error
-	if err != nil {
-		return nil, translate(err)
-	}
-	lots := make([]app.Lot, len(rows))
-	for i, r := range rows {
-		lots[i] = app.Lot{ID: r.ID, CustomerID: r.CustomerID, EntryID: r.EntryID, Points: r.Points,
-			Remaining: r.Remaining, EarnedAt: r.EarnedAt, AvailableAt: r.AvailableAt, ExpiresAt: r.ExpiresAt}
-	}
-	return lots, nil
+	return s.lots(ctx, `customer_id = ? AND pending AND remaining > 0`, `available_at, id`, customerID)
 }

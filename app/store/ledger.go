@@ -144,13 +144,16 @@ type lotRow struct {
 
 // Lots returns a customer's lots in the order they are spent.
 func (s *Store) Lots(ctx context.Context, customerID int64) ([]app.Lot, error) {
-	return s.lots(ctx, `customer_id = ?`, customerID)
+	return s.lots(ctx, `customer_id = ?`, lotsBySpendingOrder, customerID)
 }
 
-func (s *Store) lots(ctx context.Context, where string, args ...any) ([]app.Lot, error) {
+// lotsBySpendingOrder are lots in the order spending takes them.
+const lotsBySpendingOrder = `expires_at NULLS LAST, earned_at, id`
+
+func (s *Store) lots(ctx context.Context, where, orderBy string, args ...any) ([]app.Lot, error) {
 	var rows []lotRow
 	err := s.db.WithContext(ctx).Raw(`SELECT id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at
-		FROM lots WHERE `+where+` ORDER BY expires_at NULLS LAST, earned_at, id`, args...).Scan(&rows).Error
+		FROM lots WHERE `+where+` ORDER BY `+orderBy, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -166,7 +169,7 @@ func (s *Store) lots(ctx context.Context, where string, args ...any) ([]app.Lot,
 // in [from, until), soonest first: the widget's warning, read through the
 // lots_open index rather than the customer's whole history.
 func (s *Store) ExpiringLots(ctx context.Context, customerID int64, from, until time.Time) ([]app.Lot, error) {
-	return s.lots(ctx, `customer_id = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ?`, customerID, from, until)
+	return s.lots(ctx, `customer_id = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ?`, lotsBySpendingOrder, customerID, from, until)
 }
 
 // Order finds a shop's order by the platform's id.
