@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"loyalty/app"
 	"loyalty/app/store"
 	"loyalty/config"
+	"loyalty/internal/password"
 	"loyalty/jobs"
 	"loyalty/platforms/shopify"
 	"loyalty/platforms/woocommerce"
@@ -44,6 +46,7 @@ Usage:
   loyalty notifications list       messages sent to a shop's shoppers: what, to whom, when, and how it went
   loyalty reconcile                check that every balance matches its ledger
   loyalty keys rotate              re-encrypt stored secrets with ENCRYPTION_KEY (old key in ENCRYPTION_KEY_PREVIOUS)
+  loyalty staff add|tokens         console staff (the first owner) and their API tokens
   loyalty audit --shop DOMAIN      installs, uninstalls, erasures and staff actions of a shop
   loyalty privacy exports|export   customer data exports made for Shopify data requests
   loyalty simulate TOPIC           send a correctly signed sample webhook to a running server
@@ -90,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = privacyCmd(ctx, args, stdout)
 	case "rewards":
 		err = rewardsCmd(ctx, args, stdout)
+	case "staff":
+		err = staffCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -154,7 +159,7 @@ func open(ctx context.Context) (*deps, error) {
 	views := store.NewViewCache(rdb, newLogger(cfg.Log, os.Stderr))
 	st.OnLedgerChange(views.Invalidate)
 	st.OnProgramChange(views.InvalidateShop)
-	return &deps{cfg: cfg, store: st, svc: app.NewService(st, time.Now).WithViewCache(views)}, nil
+	return &deps{cfg: cfg, store: st, svc: app.NewService(st, time.Now).WithViewCache(views).WithPasswordHasher(password.Bcrypt{})}, nil
 }
 
 // redisClient connects to Redis. Intake's client fails fast, so that a
@@ -306,7 +311,8 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		}
 		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Queues: queues, Codes: queueCode, Registry: reg,
 			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log,
-			Unsubscribe: &web.Unsubscribe{Key: d.cfg.Mail.UnsubscribeKey}})
+			Unsubscribe: &web.Unsubscribe{Key: d.cfg.Mail.UnsubscribeKey},
+			Console:     &web.Console{Secure: strings.HasPrefix(d.cfg.HTTP.AppURL, "https://")}})
 		goRun(func() error { return srv.Run(ctx, d.cfg.HTTP.Addr) })
 		goRun(func() error { relay.Run(ctx); return nil })
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,6 +42,7 @@ type Store interface {
 	ExpiryStore
 	BonusStore
 	NotificationStore
+	StaffStore
 }
 
 // Tx is what a ledger transaction can do. Lock order is always order before
@@ -109,6 +111,13 @@ type Service struct {
 	// notices hands new notifications to the workers; nil: they wait for
 	// the outbox sweep.
 	notices NoticeQueue
+
+	// passwords hashes staff passwords; decoy is a hash checked for
+	// unknown emails, so that a wrong email costs as long as a wrong
+	// password.
+	passwords PasswordHasher
+	decoyOnce sync.Once
+	decoy     string
 }
 
 // NewService returns a service over store; now is the clock (time.Now in

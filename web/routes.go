@@ -28,6 +28,17 @@ func (s *Server) routes() {
 		e.Any(QueuesPath+"/*", s.deps.Queues.serve)
 	}
 
+	// The staff console and admin API: every route states the permission
+	// it needs; the shop is the session's or token's, never the client's.
+	if s.deps.Console != nil {
+		e.GET("/console/login", s.loginPage)
+		e.POST("/console/login", s.login)
+		e.POST("/console/logout", s.logout, s.requireStaff(""))
+		e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/console/") })
+		e.GET("/console/", s.consoleHome, s.requireStaff(""))
+		e.GET("/api/admin/me", s.adminMe, s.requireAPIToken(""))
+	}
+
 	// The signed link in every message to a shopper: GET shows, POST stops.
 	if s.deps.Unsubscribe != nil {
 		e.GET("/unsubscribe", s.unsubscribePage)

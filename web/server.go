@@ -36,6 +36,9 @@ type Deps struct {
 	Queues *Queues
 	// Unsubscribe serves the links in messages; nil in a worker-only process.
 	Unsubscribe *Unsubscribe
+	// Console is the staff sign-in of the console and the admin API; nil
+	// turns both off.
+	Console *Console
 	// Codes asks a worker to create a redemption's code now (best effort).
 	Codes          func(ctx context.Context, shop app.Shop, redemptionID int64)
 	Registry       *prometheus.Registry
