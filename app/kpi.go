@@ -170,7 +170,7 @@ func PointValueOf(rewards []Reward) PointValue {
 
 // KPIReport is a shop's KPIs over a period: Totals for the whole of it and
 // Series by bucket. Members, ActiveMembers and Outstanding are at each
-// period's end.
+// period's end, or now for a period that ends in the future.
 type KPIReport struct {
 	Query      KPIQuery
 	Currency   string
@@ -185,9 +185,10 @@ type KPIReport struct {
 type KPIStore interface {
 	// KPIFigures returns the figures of [from, to) cut into buckets of
 	// width bucket in UTC (the first and last clipped to from and to), or
-	// one row for the whole period when bucket is empty. Outstanding
-	// values are left to the caller.
-	KPIFigures(ctx context.Context, shopID int64, from, to time.Time, bucket KPIBucket) ([]KPIFigures, error)
+	// one row for the whole period when bucket is empty. Figures at a
+	// bucket's end are taken at now instead when the end is later.
+	// Outstanding values are left to the caller.
+	KPIFigures(ctx context.Context, shopID int64, from, to, now time.Time, bucket KPIBucket) ([]KPIFigures, error)
 }
 
 // Validate reports what is wrong with the query.
@@ -225,19 +226,20 @@ func (s *Service) KPIs(ctx context.Context, shop Shop, q KPIQuery) (KPIReport, e
 		return KPIReport{}, Errorf(EInternal, "the store computes no KPIs")
 	}
 	q.From, q.To = q.From.UTC(), q.To.UTC()
+	now := s.now()
 	rewards, err := s.store.Rewards(ctx, shop.ID)
 	if err != nil {
 		return KPIReport{}, fmt.Errorf("kpis %s: %w", shop.Domain, err)
 	}
 	rep := KPIReport{Query: q, Currency: shop.Currency, PointValue: PointValueOf(rewards)}
-	totals, err := ks.KPIFigures(ctx, shop.ID, q.From, q.To, "")
+	totals, err := ks.KPIFigures(ctx, shop.ID, q.From, q.To, now, "")
 	if err != nil {
 		return KPIReport{}, fmt.Errorf("kpis %s: %w", shop.Domain, err)
 	}
 	if len(totals) != 1 {
 		return KPIReport{}, fmt.Errorf("kpis %s: %d total rows", shop.Domain, len(totals))
 	}
-	rep.Series, err = ks.KPIFigures(ctx, shop.ID, q.From, q.To, q.Bucket)
+	rep.Series, err = ks.KPIFigures(ctx, shop.ID, q.From, q.To, now, q.Bucket)
 	if err != nil {
 		return KPIReport{}, fmt.Errorf("kpis %s: %w", shop.Domain, err)
 	}

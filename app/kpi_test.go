@@ -99,10 +99,24 @@ func seedKPIShop(t *testing.T) *fixture {
 func TestKPIs(t *testing.T) {
 	f := seedKPIShop(t)
 	from, to := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	rep, err := f.svc.KPIs(f.ctx, f.shop, app.KPIQuery{From: from, To: to, Bucket: app.BucketWeek})
+	later := app.NewService(f.store, func() time.Time { return time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC) })
+	rep, err := later.KPIs(f.ctx, f.shop, app.KPIQuery{From: from, To: to, Bucket: app.BucketWeek})
 	if err != nil {
 		t.Fatalf("kpis: %v", err)
 	}
+	t.Run("a period not over yet is measured now", func(t *testing.T) {
+		// the fixture's clock is Nov 20, 12:00, when A's restore of 30 is not in yet
+		now, err := f.svc.KPIs(f.ctx, f.shop, app.KPIQuery{From: from, To: to, Bucket: app.BucketWeek})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.Totals.Outstanding != 100 || now.Series[3].Outstanding != 100 || now.Series[5].Outstanding != 100 {
+			t.Errorf("outstanding now %d, want 100", now.Totals.Outstanding)
+		}
+		if now.Series[1].Outstanding != 180 {
+			t.Errorf("a past bucket's outstanding %d, want 180", now.Series[1].Outstanding)
+		}
+	})
 	if rep.PointValue.RewardName != "Any amount" || rep.PointValue.PerPoint() != app.MustAmount("0.025") {
 		t.Fatalf("points are valued at %+v, want the variable reward's 0.025 a point", rep.PointValue)
 	}

@@ -28,7 +28,7 @@ const countedOrder = `%[1]s.paid_at IS NOT NULL AND %[1]s.status IN ('paid', 'sk
 // buckets come from generate_series, and each figure is a lateral aggregate
 // over the bucket, so the work grows with the buckets times the shop's
 // rows in them, never with a round trip per bucket.
-func (s *Store) KPIFigures(ctx context.Context, shopID int64, from, to time.Time, bucket app.KPIBucket) ([]app.KPIFigures, error) {
+func (s *Store) KPIFigures(ctx context.Context, shopID int64, from, to, now time.Time, bucket app.KPIBucket) ([]app.KPIFigures, error) {
 	buckets := `SELECT CAST(@from AS timestamptz) AS start, CAST(@to AS timestamptz) AS "end"`
 	switch bucket {
 	case "":
@@ -41,7 +41,9 @@ func (s *Store) KPIFigures(ctx context.Context, shopID int64, from, to time.Time
 	default:
 		return nil, app.Errorf(app.EInvalid, "KPIs are by day, week or month, not %q", bucket)
 	}
-	query := `WITH b AS (` + buckets + `)
+	// Members, activity and what is held are as of the bucket's end, or
+	// now for a bucket that ends in the future.
+	query := `WITH b AS (SELECT start, "end", least("end", CAST(@now AS timestamptz)) AS asof FROM (` + buckets + `) b0)
 	SELECT b.start, b."end",
 		m.members, m.active_members,
 		l.issued, l.redeemed, l.expired, lia.outstanding,
@@ -53,12 +55,12 @@ func (s *Store) KPIFigures(ctx context.Context, shopID int64, from, to time.Time
 		SELECT count(*) AS members,
 			count(*) FILTER (WHERE
 				EXISTS (SELECT 1 FROM ledger_entries a WHERE a.customer_id = c.id AND a.kind <> 'expire'
-					AND a.created_at >= b."end" - CAST(@window AS interval) AND a.created_at < b."end")
+					AND a.created_at >= b.asof - CAST(@window AS interval) AND a.created_at < b.asof)
 				OR EXISTS (SELECT 1 FROM orders p WHERE p.customer_id = c.id AND ` + fmt.Sprintf(countedOrder, "p") + `
-					AND p.paid_at >= b."end" - CAST(@window AS interval) AND p.paid_at < b."end")) AS active_members
+					AND p.paid_at >= b.asof - CAST(@window AS interval) AND p.paid_at < b.asof)) AS active_members
 		FROM customers c
 		WHERE c.shop_id = @shop
-			AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.customer_id = c.id AND e.created_at < b."end")
+			AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.customer_id = c.id AND e.created_at < b.asof)
 	) m
 	CROSS JOIN LATERAL (
 		SELECT coalesce(sum(e.points) FILTER (WHERE e.kind IN ('earn', 'bonus') OR (e.kind = 'adjust' AND e.points > 0)), 0) AS issued,
@@ -74,7 +76,7 @@ func (s *Store) KPIFigures(ctx context.Context, shopID int64, from, to time.Time
 		SELECT coalesce(sum(x.balance_after + x.pending_after), 0) AS outstanding
 		FROM (SELECT DISTINCT ON (e.customer_id) e.balance_after, e.pending_after
 			FROM ledger_entries e
-			WHERE e.shop_id = @shop AND e.created_at < b."end"
+			WHERE e.shop_id = @shop AND e.created_at < b.asof
 			ORDER BY e.customer_id, e.created_at DESC, e.id DESC) x
 	) lia
 	CROSS JOIN LATERAL (
@@ -102,7 +104,7 @@ func (s *Store) KPIFigures(ctx context.Context, shopID int64, from, to time.Time
 	) o
 	ORDER BY b.start`
 	args := map[string]any{
-		"shop": shopID, "from": from.UTC(), "to": to.UTC(),
+		"shop": shopID, "from": from.UTC(), "to": to.UTC(), "now": now.UTC(),
 		"unit": string(bucket), "step": "1 " + string(bucket),
 		"window": fmt.Sprintf("%d seconds", int64(app.ActiveWindow/time.Second)),
 	}
