@@ -69,7 +69,7 @@ type ExportStore interface {
 // a header row of MemberHeader). Redacted customers keep their row, so
 // totals still add up, but without personal data.
 func (s *Service) ExportMembers(ctx context.Context, shop Shop, w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := newCSV(w)
 	if err := cw.Write(MemberHeader); err != nil {
 		return fmt.Errorf("export members: %w", err)
 	}
@@ -114,7 +114,7 @@ func (s *Service) ExportMembers(ctx context.Context, shop Shop, w io.Writer) err
 // header row of LedgerHeader), oldest entry first. Entries of redacted
 // customers are kept without their email.
 func (s *Service) ExportLedger(ctx context.Context, shop Shop, w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := newCSV(w)
 	if err := cw.Write(LedgerHeader); err != nil {
 		return fmt.Errorf("export ledger: %w", err)
 	}
@@ -148,6 +148,14 @@ func (s *Service) ExportLedger(ctx context.Context, shop Shop, w io.Writer) erro
 			return nil
 		}
 	}
+}
+
+// newCSV writes RFC 4180 records: CRLF line ends, fields quoted when they
+// hold a comma, quote or line break.
+func newCSV(w io.Writer) *csv.Writer {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	return cw
 }
 
 // safeCell defuses CSV formula injection (OWASP): a spreadsheet runs a cell

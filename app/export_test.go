@@ -43,6 +43,12 @@ func TestExportMembers(t *testing.T) {
 		t.Fatalf("export: %v", err)
 	}
 	recs := readCSV(t, out.Bytes())
+	t.Run("lines end in CRLF, as RFC 4180 has them", func(t *testing.T) {
+		if !strings.HasPrefix(out.String(), "customer_id,email,first_name,last_name,balance,pending,joined_at,last_activity_at,birthday\r\n") ||
+			strings.Count(out.String(), "\r\n") != 1+7 {
+			t.Errorf("line ends: %q", out.String())
+		}
+	})
 	t.Run("the header names the documented columns", func(t *testing.T) {
 		if got := strings.Join(recs[0], ","); got != "customer_id,email,first_name,last_name,balance,pending,joined_at,last_activity_at,birthday" {
 			t.Errorf("header %s", got)
