@@ -46,7 +46,7 @@ Usage:
   loyalty notifications list       messages sent to a shop's shoppers: what, to whom, when, and how it went
   loyalty reconcile                check that every balance matches its ledger
   loyalty keys rotate              re-encrypt stored secrets with ENCRYPTION_KEY (old key in ENCRYPTION_KEY_PREVIOUS)
-  loyalty staff add|tokens         console staff (the first owner) and their API tokens
+  loyalty staff add|list|disable|tokens   console staff (the first owner) and their API tokens
   loyalty audit --shop DOMAIN      installs, uninstalls, erasures and staff actions of a shop
   loyalty privacy exports|export   customer data exports made for Shopify data requests
   loyalty simulate TOPIC           send a correctly signed sample webhook to a running server

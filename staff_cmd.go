@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"loyalty/app"
 )
@@ -15,7 +17,7 @@ import (
 // is not set; tests replace it.
 var passwordInput io.Reader = os.Stdin
 
-const staffSynopsis = "staff add|tokens"
+const staffSynopsis = "staff add|list|disable|tokens"
 
 func staffCmd(ctx context.Context, args []string, out io.Writer) error {
 	command, args, err := sub(args, out, staffSynopsis)
@@ -25,10 +27,58 @@ func staffCmd(ctx context.Context, args []string, out io.Writer) error {
 	switch command {
 	case "add":
 		return staffAdd(ctx, args, out)
+	case "list":
+		fs := newFlags("staff list", "staff list --shop DOMAIN", out)
+		platform, domain := shopFlag(fs)
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		d, shop, err := openShop(ctx, fs, *platform, *domain)
+		if err != nil {
+			return err
+		}
+		defer d.store.Close()
+		list, err := d.svc.StaffList(ctx, shop)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EMAIL\tNAME\tROLE\tCREATED\tSTATUS")
+		for _, m := range list {
+			status := "active"
+			if !m.DisabledAt.IsZero() {
+				status = "disabled " + m.DisabledAt.Format(time.DateOnly)
+			} else if m.LockedUntil.After(time.Now()) {
+				status = "locked until " + m.LockedUntil.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Email, m.Name, m.Role, m.CreatedAt.Format(time.DateOnly), status)
+		}
+		return tw.Flush()
+	case "disable":
+		fs := newFlags("staff disable", "staff disable --shop DOMAIN --email EMAIL", out)
+		platform, domain := shopFlag(fs)
+		email := fs.String("email", "", "the staff member to disable")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *email == "" {
+			fs.Usage()
+			return fmt.Errorf("--email is required")
+		}
+		d, shop, err := openShop(ctx, fs, *platform, *domain)
+		if err != nil {
+			return err
+		}
+		defer d.store.Close()
+		if err := d.svc.DisableStaff(ctx, shop, "cli", *email); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s disabled: signed out everywhere, API tokens no longer work\n", *email)
+		return nil
 	case "tokens":
 		return staffTokens(ctx, args, out)
 	default:
-		return fmt.Errorf("unknown staff command %q: use add or tokens", command)
+		return fmt.Errorf("unknown staff command %q: use add, list, disable or tokens", command)
 	}
 }
 

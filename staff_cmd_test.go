@@ -88,4 +88,17 @@ func TestStaffCommands(t *testing.T) {
 			t.Fatalf("audit: %s", s)
 		}
 	})
+	t.Run("staff list shows everyone; disable takes access away", func(t *testing.T) {
+		if out, err := staff(t, "", nil, "disable", "--shop", testenv.ShopDomain, "--email", "HELP@acme.test"); err != nil || !strings.Contains(out, "disabled") {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		out, err := staff(t, "", nil, "list", "--shop", testenv.ShopDomain)
+		if err != nil || !regexp.MustCompile(`help@acme.test\s+Sam Support\s+support\s+\S+\s+disabled`).MatchString(out) ||
+			!regexp.MustCompile(`owner@acme.test\s+Olga Owner\s+owner\s+\S+\s+active`).MatchString(out) {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if _, err := svc.SignIn(ctx, env.Shop, "help@acme.test", "another good secret"); err != app.ErrBadCredentials {
+			t.Fatalf("sign in when disabled: %v", err)
+		}
+	})
 }

@@ -160,6 +160,11 @@ type StaffStore interface {
 	// UseAPIToken returns the unrevoked token with hash and its staff
 	// member, and records its use at now.
 	UseAPIToken(ctx context.Context, hash string, now time.Time) (APIToken, Staff, error)
+	// StaffList lists a shop's staff, disabled ones included, by email.
+	StaffList(ctx context.Context, shopID int64) ([]Staff, error)
+	// DisableStaff disables a staff member of the shop and ends their
+	// sessions; their API tokens stop working with them.
+	DisableStaff(ctx context.Context, shopID, staffID int64, at time.Time) error
 }
 
 // WithPasswordHasher sets how passwords are hashed; staff sign-in needs one.
@@ -234,6 +239,7 @@ func (s *Service) SignIn(ctx context.Context, shop Shop, email, password string)
 	}
 	now := s.now()
 	if m.LockedUntil.After(now) {
+		h.Compare(s.decoyHash(h), password) // as slow as any other answer
 		s.auditSignIn(ctx, shop, email, AuditRefused, "account locked")
 		return Staff{}, ErrLockedOut
 	}
@@ -363,6 +369,26 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, token string) (Staff
 // StaffByEmail returns a staff member of shop.
 func (s *Service) StaffByEmail(ctx context.Context, shop Shop, email string) (Staff, error) {
 	return s.store.StaffByEmail(ctx, shop.ID, NormalizeEmail(email))
+}
+
+// StaffList lists a shop's staff by email.
+func (s *Service) StaffList(ctx context.Context, shop Shop) ([]Staff, error) {
+	return s.store.StaffList(ctx, shop.ID)
+}
+
+// DisableStaff takes a staff member's access away for good: they can no
+// longer sign in, their sessions end and their API tokens stop working.
+// Their name stays in the audit log and the ledger.
+func (s *Service) DisableStaff(ctx context.Context, shop Shop, actor, email string) error {
+	m, err := s.store.StaffByEmail(ctx, shop.ID, NormalizeEmail(email))
+	if err != nil {
+		return err
+	}
+	if err := s.store.DisableStaff(ctx, shop.ID, m.ID, s.now()); err != nil {
+		return err
+	}
+	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: actor,
+		Action: "staff disable", Outcome: AuditOK, Detail: m.Email})
 }
 
 // HashToken is how session and API tokens are stored: SHA-256, hex. The

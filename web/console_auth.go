@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -249,6 +250,21 @@ func (s *Server) adminMe(c echo.Context) error {
 		"shop":        map[string]any{"domain": shop.Domain, "platform": shop.Platform, "name": shop.Name},
 		"permissions": perms,
 	})
+}
+
+// adminStaff lists the shop's staff, for those who manage them.
+func (s *Server) adminStaff(c echo.Context) error {
+	_, shop := staffOf(c)
+	list, err := s.deps.Service.StaffList(c.Request().Context(), shop)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(list))
+	for i, m := range list {
+		out[i] = map[string]any{"id": m.ID, "email": m.Email, "name": m.Name, "role": m.Role,
+			"created_at": m.CreatedAt, "disabled": !m.DisabledAt.IsZero(), "locked": m.LockedUntil.After(time.Now())}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"staff": out})
 }
 
 func renderPage(c echo.Context, status int, t *template.Template, data any) error {

@@ -431,3 +431,54 @@ func TestAPITokenPermissions(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminStaffList(t *testing.T) {
+	r := newConsoleRig(t, false)
+	ctx := context.Background()
+	secret := func(email string) string {
+		m, _ := r.svc.StaffByEmail(ctx, r.env.Shop, email)
+		_, s, err := r.svc.CreateAPIToken(ctx, r.env.Shop, m, "list")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	list := func(token string) (int, string) {
+		resp, body := r.get(t, http.DefaultClient, "/api/admin/staff", map[string]string{"Authorization": "Bearer " + token})
+		return resp.StatusCode, body
+	}
+	t.Run("support cannot list staff", func(t *testing.T) {
+		if status, body := list(secret("support@acme.test")); status != http.StatusForbidden || !strings.Contains(body, "manage_staff") {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("an admin lists their shop's staff and no one else's", func(t *testing.T) {
+		status, body := list(secret("admin@acme.test"))
+		var out struct{ Staff []struct{ Email string } }
+		json.Unmarshal([]byte(body), &out)
+		if status != http.StatusOK || len(out.Staff) != 3 || strings.Contains(body, "other.test") {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("a disabled member is signed out, cannot sign in and their tokens stop", func(t *testing.T) {
+		b, _ := r.signedIn(t, "support@acme.test")
+		token := secret("support@acme.test")
+		if err := r.svc.DisableStaff(ctx, r.env.Shop, "owner@acme.test", "support@acme.test"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := r.get(t, b, "/console/", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("session after disabling: %d", resp.StatusCode)
+		}
+		if resp, _ := r.signIn(t, r.browser(), testenv.ShopDomain, "support@acme.test", staffPassword); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("sign in after disabling: %d", resp.StatusCode)
+		}
+		if status, _ := list(token); status != http.StatusUnauthorized {
+			t.Fatalf("token after disabling: %d", status)
+		}
+	})
+	t.Run("a shop cannot disable another shop's staff", func(t *testing.T) {
+		if err := r.svc.DisableStaff(ctx, r.env.Shop, "owner@acme.test", "owner@other.test"); app.ErrorCode(err) != app.ENotFound {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}

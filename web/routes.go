@@ -37,6 +37,7 @@ func (s *Server) routes() {
 		e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/console/") })
 		e.GET("/console/", s.consoleHome, s.requireStaff(""))
 		e.GET("/api/admin/me", s.adminMe, s.requireAPIToken(""))
+		e.GET("/api/admin/staff", s.adminStaff, s.requireAPIToken(app.ManageStaff))
 	}
 
 	// The signed link in every message to a shopper: GET shows, POST stops.

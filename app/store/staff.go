@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+
 	"loyalty/app"
 )
 
@@ -172,4 +174,32 @@ func (s *Store) UseAPIToken(ctx context.Context, hash string, now time.Time) (ap
 	}
 	m, err := s.staffByID(ctx, rows[0].StaffID)
 	return rows[0].toApp(), m, err
+}
+
+// StaffList lists a shop's staff by email.
+func (s *Store) StaffList(ctx context.Context, shopID int64) ([]app.Staff, error) {
+	var rows []staffRow
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+staffColumns+` FROM staff WHERE shop_id = ? ORDER BY email`, shopID).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.Staff, len(rows))
+	for i, r := range rows {
+		out[i] = r.toApp()
+	}
+	return out, nil
+}
+
+// DisableStaff disables a staff member of the shop and deletes their
+// sessions in one transaction.
+func (s *Store) DisableStaff(ctx context.Context, shopID, staffID int64, at time.Time) error {
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE staff SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ? AND shop_id = ?`, at, staffID, shopID)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return app.Errorf(app.ENotFound, "no staff %d", staffID)
+		}
+		return tx.Exec(`DELETE FROM staff_sessions WHERE staff_id = ?`, staffID).Error
+	}))
 }
