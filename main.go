@@ -49,6 +49,8 @@ Usage:
   loyalty staff add|list|disable|tokens   console staff (the first owner) and their API tokens
   loyalty audit --shop DOMAIN      installs, uninstalls, erasures and staff actions of a shop
   loyalty privacy exports|export   customer data exports made for Shopify data requests
+  loyalty export members|ledger    a shop's members or ledger as CSV (format in README.md)
+  loyalty kpis --shop DOMAIN       members, points and orders by day, week or month
   loyalty simulate TOPIC           send a correctly signed sample webhook to a running server
 
 Run "loyalty COMMAND -h" for a command's flags. Configuration comes from the
@@ -93,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = privacyCmd(ctx, args, stdout)
 	case "rewards":
 		err = rewardsCmd(ctx, args, stdout)
+	case "export":
+		err = exportCmd(ctx, args, stdout)
+	case "kpis":
+		err = kpisCmd(ctx, args, stdout)
 	case "staff":
 		err = staffCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
