@@ -42,6 +42,12 @@ func staffOf(c echo.Context) (app.Staff, app.Shop) {
 	return m, shop
 }
 
+// shopifyStaff is the staff member a Shopify admin user acts as in the
+// embedded admin: not stored, named after their Shopify user id.
+func shopifyStaff(shop app.Shop, userID string) app.Staff {
+	return app.Staff{ShopID: shop.ID, Email: "shopify user " + userID, Name: "Shopify user " + userID, Role: app.RoleOwner}
+}
+
 func sessionOf(c echo.Context) app.StaffSession {
 	sess, _ := c.Get(ctxSession).(app.StaffSession)
 	return sess

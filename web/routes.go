@@ -90,6 +90,7 @@ func (s *Server) routes() {
 		// tokens; the console's API hangs under this group.
 		embedded := e.Group("/embedded/api", s.requireShopifySession)
 		embedded.GET("/session", s.embeddedSession)
+		embedded.GET("/me", s.adminMe)
 		embedded.GET("/rewards", s.listRewards)
 		embedded.POST("/rewards", s.addReward)
 		embedded.PATCH("/rewards/:id", s.setRewardActive)

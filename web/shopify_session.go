@@ -38,6 +38,11 @@ func (s *Server) requireShopifySession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(sessionShopKey, shop)
 		c.Set("shopify.user", session.UserID)
+		// Inside the Shopify admin, Shopify decides who may open the app
+		// (its own staff permissions), so its users act as the shop's
+		// owner; console handlers read them like any signed-in staff.
+		c.Set(ctxStaff, shopifyStaff(shop, session.UserID))
+		c.Set(ctxShop, shop)
 		return next(c)
 	}
 }
