@@ -247,6 +247,12 @@ func TestConsoleSessionCookie(t *testing.T) {
 		if resp, _ := r.get(t, b, "/console/", nil); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("after 12 idle hours: %d", resp.StatusCode)
 		}
+		r.signedIn(t, "owner@acme.test")
+		var n int
+		r.env.Store.SQL().QueryRow(`SELECT count(*) FROM staff_sessions`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d sessions kept, want only the live one", n)
+		}
 	})
 }
 

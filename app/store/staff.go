@@ -75,10 +75,17 @@ func (s *Store) SucceededLogin(ctx context.Context, staffID int64) error {
 	return translate(s.db.WithContext(ctx).Exec(`UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = ?`, staffID).Error)
 }
 
-// CreateSession stores a signed-in session.
+// CreateSession stores a signed-in session, and drops the staff member's
+// sessions that have expired: each sign-in tidies up after its owner, so
+// the table needs no sweeper.
 func (s *Store) CreateSession(ctx context.Context, sess app.StaffSession) error {
-	return translate(s.db.WithContext(ctx).Exec(`INSERT INTO staff_sessions (id, staff_id, csrf, created_at, expires_at, last_seen_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, sess.ID, sess.StaffID, sess.CSRF, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt).Error)
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`DELETE FROM staff_sessions WHERE staff_id = ? AND expires_at <= ?`, sess.StaffID, sess.CreatedAt).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`INSERT INTO staff_sessions (id, staff_id, csrf, created_at, expires_at, last_seen_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, sess.ID, sess.StaffID, sess.CSRF, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt).Error
+	}))
 }
 
 // TouchSession extends a live session and returns it with its staff member.
