@@ -160,6 +160,8 @@ type StaffStore interface {
 	// UseAPIToken returns the unrevoked token with hash and its staff
 	// member, and records its use at now.
 	UseAPIToken(ctx context.Context, hash string, now time.Time) (APIToken, Staff, error)
+	// APITokens lists a staff member's tokens, newest first.
+	APITokens(ctx context.Context, staffID int64) ([]APIToken, error)
 	// StaffList lists a shop's staff, disabled ones included, by email.
 	StaffList(ctx context.Context, shopID int64) ([]Staff, error)
 	// DisableStaff disables a staff member of the shop and ends their
@@ -369,6 +371,30 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, token string) (Staff
 // StaffByEmail returns a staff member of shop.
 func (s *Service) StaffByEmail(ctx context.Context, shop Shop, email string) (Staff, error) {
 	return s.store.StaffByEmail(ctx, shop.ID, NormalizeEmail(email))
+}
+
+// APITokens lists a staff member's API tokens, newest first.
+func (s *Service) APITokens(ctx context.Context, m Staff) ([]APIToken, error) {
+	return s.store.APITokens(ctx, m.ID)
+}
+
+// RevokeOwnAPIToken revokes one of m's tokens; those who manage staff may
+// revoke any token of the shop.
+func (s *Service) RevokeOwnAPIToken(ctx context.Context, shop Shop, m Staff, tokenID int64) error {
+	if !m.Can(ManageStaff) {
+		own, err := s.store.APITokens(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, t := range own {
+			found = found || t.ID == tokenID
+		}
+		if !found {
+			return Errorf(ENotFound, "no API token %d of yours", tokenID)
+		}
+	}
+	return s.RevokeAPIToken(ctx, shop, m.Email, tokenID)
 }
 
 // StaffList lists a shop's staff by email.

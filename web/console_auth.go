@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +81,12 @@ var homeTemplate = template.Must(template.New("home").Parse(`<!doctype html>
 <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Sign out</button></form></header>
 <h2>What you may do</h2>
 <ul>{{range .Permissions}}<li>{{.}}</li>{{end}}</ul>
+<h2>API tokens</h2>
+{{if .NewToken}}<p role="status">Your new token, shown only this once: <code>{{.NewToken}}</code></p>{{end}}
+<table>{{range .Tokens}}<tr><td>{{.Name}}</td><td><code>{{.Prefix}}…</code></td><td>created {{.CreatedAt.Format "2006-01-02"}}</td>
+<td>{{if .RevokedAt.IsZero}}<form method="post" action="/console/tokens/{{.ID}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">Revoke</button></form>{{else}}revoked{{end}}</td></tr>{{end}}</table>
+<form method="post" action="/console/tokens"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<label>Name <input name="name" required placeholder="helpdesk integration"></label> <button type="submit">Create token</button></form>
 </body></html>
 `))
 
@@ -154,9 +161,41 @@ func (s *Server) sessionCookie(value string, maxAge int) *http.Cookie {
 }
 
 func (s *Server) consoleHome(c echo.Context) error {
+	return s.renderHome(c, "")
+}
+
+func (s *Server) renderHome(c echo.Context, newToken string) error {
 	m, shop := staffOf(c)
+	tokens, err := s.deps.Service.APITokens(c.Request().Context(), m)
+	if err != nil {
+		return err
+	}
 	return renderPage(c, http.StatusOK, homeTemplate, map[string]any{
-		"Staff": m, "Shop": shop, "CSRF": sessionOf(c).CSRF, "Permissions": m.Role.Permissions()})
+		"Staff": m, "Shop": shop, "CSRF": sessionOf(c).CSRF, "Permissions": m.Role.Permissions(),
+		"Tokens": tokens, "NewToken": newToken})
+}
+
+// createToken makes an API token for the signed-in member and shows it,
+// once, on the page (not after a redirect: it is kept nowhere).
+func (s *Server) createToken(c echo.Context) error {
+	m, shop := staffOf(c)
+	_, token, err := s.deps.Service.CreateAPIToken(c.Request().Context(), shop, m, c.FormValue("name"))
+	if err != nil {
+		return err
+	}
+	return s.renderHome(c, token)
+}
+
+func (s *Server) revokeToken(c echo.Context) error {
+	m, shop := staffOf(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "no such token")
+	}
+	if err := s.deps.Service.RevokeOwnAPIToken(c.Request().Context(), shop, m, id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/")
 }
 
 // requireStaff lets through a signed-in staff member whose role grants

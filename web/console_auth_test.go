@@ -7,6 +7,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -485,6 +487,46 @@ func TestAdminStaffList(t *testing.T) {
 	t.Run("a shop cannot disable another shop's staff", func(t *testing.T) {
 		if err := r.svc.DisableStaff(ctx, r.env.Shop, "owner@acme.test", "owner@other.test"); app.ErrorCode(err) != app.ENotFound {
 			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestConsoleAPITokens(t *testing.T) {
+	r := newConsoleRig(t, false)
+	support, csrf := r.signedIn(t, "support@acme.test")
+	resp, page := r.post(t, support, "/console/tokens", url.Values{"csrf": {csrf}, "name": {"helpdesk"}}, nil)
+	token := regexp.MustCompile(`<code>(lyt_[A-Za-z0-9_-]+)</code>`).FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || token == nil {
+		t.Fatalf("%d %s", resp.StatusCode, page)
+	}
+	me := func() int {
+		resp, _ := r.get(t, http.DefaultClient, "/api/admin/me", map[string]string{"Authorization": "Bearer " + token[1]})
+		return resp.StatusCode
+	}
+	if me() != http.StatusOK {
+		t.Fatal("the new token does not work")
+	}
+	id := regexp.MustCompile(`/console/tokens/(\d+)/revoke`).FindStringSubmatch(page)
+	t.Run("the page shows the token once", func(t *testing.T) {
+		_, again := r.get(t, support, "/console/", nil)
+		if strings.Contains(again, token[1]) || !strings.Contains(again, "helpdesk") || id == nil {
+			t.Fatalf("%s", again)
+		}
+	})
+	t.Run("support cannot revoke another member's token", func(t *testing.T) {
+		owner, _ := r.svc.StaffByEmail(context.Background(), r.env.Shop, "owner@acme.test")
+		other, _, _ := r.svc.CreateAPIToken(context.Background(), r.env.Shop, owner, "owner's")
+		resp, _ := r.post(t, support, "/console/tokens/"+strconv.FormatInt(other.ID, 10)+"/revoke", url.Values{"csrf": {csrf}}, nil)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+	})
+	t.Run("revoking from the console ends it", func(t *testing.T) {
+		if resp, _ := r.post(t, support, "/console/tokens/"+id[1]+"/revoke", url.Values{"csrf": {csrf}}, nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		if me() != http.StatusUnauthorized {
+			t.Fatal("revoked token still works")
 		}
 	})
 }

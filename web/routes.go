@@ -36,6 +36,8 @@ func (s *Server) routes() {
 		e.POST("/console/logout", s.logout, s.requireStaff(""))
 		e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/console/") })
 		e.GET("/console/", s.consoleHome, s.requireStaff(""))
+		e.POST("/console/tokens", s.createToken, s.requireStaff(""))
+		e.POST("/console/tokens/:id/revoke", s.revokeToken, s.requireStaff(""))
 		e.GET("/api/admin/me", s.adminMe, s.requireAPIToken(""))
 		e.GET("/api/admin/staff", s.adminStaff, s.requireAPIToken(app.ManageStaff))
 	}

@@ -210,3 +210,17 @@ func (s *Store) DisableStaff(ctx context.Context, shopID, staffID int64, at time
 		return tx.Exec(`DELETE FROM staff_sessions WHERE staff_id = ?`, staffID).Error
 	}))
 }
+
+// APITokens lists a staff member's tokens, newest first.
+func (s *Store) APITokens(ctx context.Context, staffID int64) ([]app.APIToken, error) {
+	var rows []apiTokenRow
+	if err := s.db.WithContext(ctx).Raw(`SELECT id, staff_id, name, prefix, created_at, revoked_at, last_used_at
+		FROM api_tokens WHERE staff_id = ? ORDER BY id DESC`, staffID).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.APIToken, len(rows))
+	for i, r := range rows {
+		out[i] = r.toApp()
+	}
+	return out, nil
+}
