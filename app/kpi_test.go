@@ -49,7 +49,7 @@ func (f *fixture) seedOrder(platformID string, customerID int64, status, eligibl
 // seedKPIShop builds the shop the KPI tests compute by hand:
 //
 //	A joined Oct 1: earn 100 (order oa0, Oct 10), earn 50 (oa1, Nov 3), redeem 80 (Nov 10), restore 30 (Nov 20)
-//	B: order ob1 Nov 4 before any entry, bonus 20 (Nov 5), adjust -5 and +10 (Nov 12, 5 left pending), order ob2 Nov 25 with a reward
+//	B: order ob1 Nov 4 before any entry, bonus 20 (Nov 5), adjust -5 and +10 (Nov 12, 20 spendable and 5 pending after), order ob2 Nov 25 with a reward
 //	C: earn 10 (oc0, Jul 1), all of it expired Nov 15: a member, but inactive
 //	D: no entries, orders od1 (Nov 6) and od2 (Nov 7); E: no entries, one order oe1 (Nov 20)
 //	a guest order Nov 8, a cancelled order Nov 9, an order after the period
@@ -73,7 +73,7 @@ func seedKPIShop(t *testing.T) *fixture {
 	f.seedOrder("ob1", b, "paid", "40", nov(4))
 	f.seedEntry(b, app.KindBonus, 20, 20, 0, nov(5))
 	f.seedEntry(b, app.KindAdjust, -5, 15, 0, nov(12))
-	f.seedEntry(b, app.KindAdjust, 10, 25, 5, nov(12))
+	f.seedEntry(b, app.KindAdjust, 10, 20, 5, nov(12))
 	f.seedOrder("ob2", b, "paid", "60", nov(25))
 	f.exec(`INSERT INTO redemptions (shop_id, customer_id, reward_name, kind, points, code, status, idempotency_key, order_id)
 		VALUES ($1, $2, 'Ten off', 'fixed_amount', 500, 'LOYALTY-ABCDEF', 'used', 'r1', 'ob2')`, f.shop.ID, b)
@@ -110,8 +110,8 @@ func TestKPIs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if now.Totals.Outstanding != 100 || now.Series[3].Outstanding != 100 || now.Series[5].Outstanding != 100 {
-			t.Errorf("outstanding now %d, want 100", now.Totals.Outstanding)
+		if now.Totals.Outstanding != 95 || now.Series[3].Outstanding != 95 || now.Series[5].Outstanding != 95 {
+			t.Errorf("outstanding now %d, want 95", now.Totals.Outstanding)
 		}
 		if now.Series[1].Outstanding != 180 {
 			t.Errorf("a past bucket's outstanding %d, want 180", now.Series[1].Outstanding)
@@ -130,8 +130,8 @@ func TestKPIs(t *testing.T) {
 		{"points issued are earn, bonus and positive adjust in the period", tot.PointsIssued, int64(80)},
 		{"points redeemed are net of restores", tot.PointsRedeemed, int64(50)},
 		{"points expired", tot.PointsExpired, int64(10)},
-		{"outstanding is balance plus pending at the end", tot.Outstanding, int64(130)},
-		{"outstanding is valued at the best active money-off rate", tot.OutstandingValue, app.MustAmount("3.25")},
+		{"outstanding is balance plus pending at the end", tot.Outstanding, int64(125)},
+		{"outstanding is valued at the best active money-off rate", tot.OutstandingValue, app.MustAmount("3.125")},
 		{"redemption rate is redeemed over issued", tot.RedemptionRate(), 0.625},
 		{"member orders had an entry before they were paid", tot.MemberOrders.Orders, int64(2)},
 		{"member revenue", tot.MemberOrders.Revenue, app.MustAmount("110")},
@@ -182,7 +182,7 @@ func TestKPIs(t *testing.T) {
 		{"a restore in a week without redemptions redeems less than nothing", 3, func(k app.KPIFigures) any { return k.PointsRedeemed }, int64(-30)},
 		{"outstanding at the first bucket's end", 0, func(k app.KPIFigures) any { return k.Outstanding }, int64(110)},
 		{"outstanding at the second", 1, func(k app.KPIFigures) any { return k.Outstanding }, int64(180)},
-		{"outstanding counts pending", 2, func(k app.KPIFigures) any { return k.Outstanding }, int64(100)},
+		{"outstanding counts pending", 2, func(k app.KPIFigures) any { return k.Outstanding }, int64(95)},
 		{"outstanding value", 0, func(k app.KPIFigures) any { return k.OutstandingValue }, app.MustAmount("2.75")},
 		{"a shopper who joins later was a non-member before", 1, func(k app.KPIFigures) any { return k.NonMemberOrders.Orders }, int64(4)},
 		{"repeat looks only up to the bucket's end", 1, func(k app.KPIFigures) any { return k.NonMemberOrders.Repeat }, int64(1)},
