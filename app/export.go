@@ -54,8 +54,7 @@ type LedgerRecord struct {
 	Redacted     bool
 }
 
-// ExportStore reads a shop's members and ledger in pages by id. Like
-// KPIStore it is found on the service's Store when an export is asked for.
+// ExportStore reads a shop's members and ledger in pages by id.
 type ExportStore interface {
 	// ExportMembers returns up to limit of the shop's customers with an id
 	// above after, in id order.
@@ -73,13 +72,9 @@ func (s *Service) ExportMembers(ctx context.Context, shop Shop, w io.Writer) err
 	if err := cw.Write(MemberHeader); err != nil {
 		return fmt.Errorf("export members: %w", err)
 	}
-	es, ok := s.store.(ExportStore)
-	if !ok {
-		return Errorf(EInternal, "the store exports nothing")
-	}
 	var after int64
 	for {
-		page, err := es.ExportMembers(ctx, shop.ID, after, exportBatch)
+		page, err := s.store.ExportMembers(ctx, shop.ID, after, exportBatch)
 		if err != nil {
 			return fmt.Errorf("export members of %s: %w", shop.Domain, err)
 		}
@@ -118,13 +113,9 @@ func (s *Service) ExportLedger(ctx context.Context, shop Shop, w io.Writer) erro
 	if err := cw.Write(LedgerHeader); err != nil {
 		return fmt.Errorf("export ledger: %w", err)
 	}
-	es, ok := s.store.(ExportStore)
-	if !ok {
-		return Errorf(EInternal, "the store exports nothing")
-	}
 	var after int64
 	for {
-		page, err := es.ExportLedger(ctx, shop.ID, after, exportBatch)
+		page, err := s.store.ExportLedger(ctx, shop.ID, after, exportBatch)
 		if err != nil {
 			return fmt.Errorf("export ledger of %s: %w", shop.Domain, err)
 		}

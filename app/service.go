@@ -43,6 +43,8 @@ type Store interface {
 	BonusStore
 	NotificationStore
 	StaffStore
+	KPIStore
+	ExportStore
 }
 
 // Tx is what a ledger transaction can do. Lock order is always order before
