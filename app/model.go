@@ -90,6 +90,42 @@ type Program struct {
 	Messages Messages
 	// Look is how the storefront widget presents the program.
 	Look WidgetLook
+	// Locale is the shop's language: messages and the widget use it when
+	// the shopper's own is unknown or not one the app speaks.
+	Locale string
+	// AdjustLimits are the points one adjustment may move (either way)
+	// without an owner's or admin's approval, per role. A role missing
+	// here has DefaultAdjustLimit; roles that approve are never limited.
+	AdjustLimits map[Role]int64
+}
+
+// Locales are the languages the app speaks to shoppers and merchants.
+var Locales = []string{"en", "pl", "lv", "ro", "ru"}
+
+// KnownLocale reports whether the app speaks locale.
+func KnownLocale(locale string) bool {
+	for _, l := range Locales {
+		if l == locale {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultAdjustLimit is what a limited role may adjust without approval
+// until the merchant sets otherwise.
+const DefaultAdjustLimit = 1000
+
+// AdjustLimit is how many points one adjustment by role may move without
+// approval; limited is false for roles that approve adjustments.
+func (p Program) AdjustLimit(r Role) (limit int64, limited bool) {
+	if r.Can(ApproveAdjustments) {
+		return 0, false
+	}
+	if n, ok := p.AdjustLimits[r]; ok {
+		return n, true
+	}
+	return DefaultAdjustLimit, true
 }
 
 // Messages are the messages a merchant may switch off one by one.
@@ -135,7 +171,7 @@ func (l WidgetLook) Validate() error {
 // currency, on merchandise only, rounded down, available at once.
 func DefaultProgram(shopID int64) Program {
 	return Program{ShopID: shopID, EarnRate: Rate(AmountScale), Rounding: RoundFloor, RestoreExpiredCodes: true, Look: DefaultLook,
-		WarnDays: DefaultWarnDays, Messages: AllMessages}
+		WarnDays: DefaultWarnDays, Messages: AllMessages, Locale: "en", AdjustLimits: map[Role]int64{RoleSupport: DefaultAdjustLimit}}
 }
 
 // Validate reports the first rule a program breaks.
@@ -161,6 +197,14 @@ func (p Program) Validate() error {
 		return Errorf(EInvalid, "points expire one way: per lot after expiry days, or by inactivity, not both")
 	case len(p.WarnDays) > 5:
 		return Errorf(EInvalid, "at most 5 expiry warnings")
+	}
+	if p.Locale != "" && !KnownLocale(p.Locale) {
+		return Errorf(EInvalid, "the shop's language must be one of %s, not %q", strings.Join(Locales, ", "), p.Locale)
+	}
+	for r, n := range p.AdjustLimits {
+		if !r.Valid() || n < 0 {
+			return Errorf(EInvalid, "an adjustment limit is a role and a number of points of 0 or more, not %s: %d", r, n)
+		}
 	}
 	for _, d := range p.WarnDays {
 		if d < 1 || d > 365 {
@@ -301,6 +345,10 @@ type Cause struct {
 	Job      string // the job or webhook delivery that made it
 	Staff    string // the staff member who made it
 	Reason   string
+	// ReasonCode classifies a staff adjustment, for reports.
+	ReasonCode ReasonCode
+	// Undoes is the id of the adjustment this entry reverses.
+	Undoes int64
 }
 
 // Entry is one immutable line of the ledger.

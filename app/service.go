@@ -45,6 +45,7 @@ type Store interface {
 	StaffStore
 	KPIStore
 	ExportStore
+	ConsoleStore
 }
 
 // Tx is what a ledger transaction can do. Lock order is always order before
@@ -67,6 +68,7 @@ type Tx interface {
 	Post(ctx context.Context, p Posting) (Entry, error)
 
 	RedemptionTx
+	ConsoleTx
 }
 
 // Posting is a ledger entry about to be written, with what the store needs

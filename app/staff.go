@@ -37,18 +37,22 @@ const (
 	EditProgram        Permission = "edit_program"
 	EditRewards        Permission = "edit_rewards"
 	ManageStaff        Permission = "manage_staff"
+	// ApproveAdjustments decides on adjustments above the requester's limit.
+	ApproveAdjustments Permission = "approve_adjustments"
 )
 
 // Permissions lists every permission, in a stable order.
-var Permissions = []Permission{ViewCustomers, AdjustBalance, ResendMessages, ExportCustomerData, EditProgram, EditRewards, ManageStaff}
+var Permissions = []Permission{ViewCustomers, AdjustBalance, ResendMessages, ExportCustomerData, EditProgram, EditRewards, ManageStaff,
+	ApproveAdjustments}
 
 // rolePermissions is the permission matrix: owners do everything; admins
-// run the program (settings, rewards, staff) and see customers; support
+// run the program (settings, rewards, staff), see customers and approve
+// large adjustments; support
 // staff look after customers (balances, messages, data requests) but
 // change no settings.
 var rolePermissions = map[Role][]Permission{
 	RoleOwner:   Permissions,
-	RoleAdmin:   {ViewCustomers, EditProgram, EditRewards, ManageStaff},
+	RoleAdmin:   {ViewCustomers, EditProgram, EditRewards, ManageStaff, ApproveAdjustments},
 	RoleSupport: {ViewCustomers, AdjustBalance, ResendMessages, ExportCustomerData},
 }
 
@@ -167,6 +171,11 @@ type StaffStore interface {
 	// DisableStaff disables a staff member of the shop and ends their
 	// sessions; their API tokens stop working with them.
 	DisableStaff(ctx context.Context, shopID, staffID int64, at time.Time) error
+	StaffByID(ctx context.Context, shopID, staffID int64) (Staff, error)
+	// SetStaffRole changes a role, refusing (EConflict) to leave the shop
+	// without an active owner.
+	SetStaffRole(ctx context.Context, shopID, staffID int64, role Role) error
+	SetPassword(ctx context.Context, shopID, staffID int64, hash string) error
 }
 
 // WithPasswordHasher sets how passwords are hashed; staff sign-in needs one.
@@ -431,4 +440,106 @@ func randomToken() string {
 		panic("crypto/rand: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// AddStaffAs is AddStaff from the console: actor, who manages staff, adds
+// a colleague. Only an owner makes another owner.
+func (s *Service) AddStaffAs(ctx context.Context, shop Shop, actor Staff, email, name string, role Role, password string) (Staff, error) {
+	if err := mayManage(shop, actor, role); err != nil {
+		return Staff{}, err
+	}
+	return s.AddStaff(ctx, shop, StaffLabel(actor), email, name, role, password)
+}
+
+// mayManage refuses actor who does not manage the shop's staff, or who
+// is not an owner and touches the owner role.
+func mayManage(shop Shop, actor Staff, role Role) error {
+	switch {
+	case !actor.Can(ManageStaff) || actor.ShopID != shop.ID:
+		return Errorf(EForbidden, "your role (%s) may not manage staff", actor.Role)
+	case role == RoleOwner && actor.Role != RoleOwner:
+		return Errorf(EForbidden, "only an owner may make someone an owner or change an owner's access")
+	}
+	return nil
+}
+
+// SetStaffRole changes a colleague's role. Owners alone touch owners, and
+// a shop always keeps an owner.
+func (s *Service) SetStaffRole(ctx context.Context, shop Shop, actor Staff, staffID int64, role Role) error {
+	if !role.Valid() {
+		return Errorf(EInvalid, "role must be owner, admin or support, not %q", role)
+	}
+	m, err := s.store.StaffByID(ctx, shop.ID, staffID)
+	if err != nil {
+		return err
+	}
+	if err := mayManage(shop, actor, m.Role); err != nil {
+		return err
+	}
+	if err := mayManage(shop, actor, role); err != nil {
+		return err
+	}
+	if m.Role == role {
+		return nil
+	}
+	if err := s.store.SetStaffRole(ctx, shop.ID, staffID, role); err != nil {
+		return err
+	}
+	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(actor),
+		Action: "staff role", Outcome: AuditOK, Detail: m.Email + ": " + string(m.Role) + " → " + string(role)})
+}
+
+// DisableStaffByID is DisableStaff from the console: never oneself (ask a
+// colleague), never the last owner.
+func (s *Service) DisableStaffByID(ctx context.Context, shop Shop, actor Staff, staffID int64) error {
+	m, err := s.store.StaffByID(ctx, shop.ID, staffID)
+	if err != nil {
+		return err
+	}
+	if err := mayManage(shop, actor, m.Role); err != nil {
+		return err
+	}
+	if m.ID == actor.ID {
+		return Errorf(EInvalid, "you cannot disable your own account: ask another owner or admin")
+	}
+	if !m.DisabledAt.IsZero() {
+		return nil
+	}
+	if err := s.store.DisableStaff(ctx, shop.ID, m.ID, s.now()); err != nil {
+		return err
+	}
+	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(actor),
+		Action: "staff disable", Outcome: AuditOK, Detail: m.Email})
+}
+
+// ChangePassword sets m's new password after checking the current one.
+func (s *Service) ChangePassword(ctx context.Context, shop Shop, m Staff, current, next string) error {
+	h, err := s.hasher()
+	if err != nil {
+		return err
+	}
+	stored, err := s.store.StaffByID(ctx, shop.ID, m.ID)
+	if err != nil {
+		return err
+	}
+	if h.Compare(stored.PasswordHash, current) != nil {
+		s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(m),
+			Action: "password change", Outcome: AuditRefused, Detail: "wrong current password"})
+		return Errorf(EForbidden, "the current password is wrong")
+	}
+	switch {
+	case len([]rune(next)) < MinPasswordLength:
+		return Errorf(EInvalid, "a password needs at least %d characters", MinPasswordLength)
+	case next == current:
+		return Errorf(EInvalid, "the new password must differ from the current one")
+	}
+	hash, err := h.Hash(next)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetPassword(ctx, shop.ID, m.ID, hash); err != nil {
+		return err
+	}
+	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(m),
+		Action: "password change", Outcome: AuditOK})
 }

@@ -10,7 +10,7 @@ import (
 func TestRolePermissions(t *testing.T) {
 	grants := map[app.Role][]app.Permission{
 		app.RoleOwner:      app.Permissions,
-		app.RoleAdmin:      {app.ViewCustomers, app.EditProgram, app.EditRewards, app.ManageStaff},
+		app.RoleAdmin:      {app.ViewCustomers, app.EditProgram, app.EditRewards, app.ManageStaff, app.ApproveAdjustments},
 		app.RoleSupport:    {app.ViewCustomers, app.AdjustBalance, app.ResendMessages, app.ExportCustomerData},
 		app.Role("intern"): nil,
 	}

@@ -269,21 +269,27 @@ func (s *Store) Audit(ctx context.Context, e app.AuditEntry) error {
 
 // AuditLog returns a shop's latest audit lines, newest first.
 func (s *Store) AuditLog(ctx context.Context, shopDomain string, limit int) ([]app.AuditEntry, error) {
-	var rows []struct {
-		ID         int64
-		ShopID     *int64
-		ShopDomain string
-		Actor      string
-		Action     string
-		Outcome    string
-		Detail     string
-		CreatedAt  time.Time
-	}
+	var rows []auditRow
 	err := s.db.WithContext(ctx).Raw(`SELECT id, shop_id, shop_domain, actor, action, outcome, detail, created_at
 		FROM audit_log WHERE shop_domain = ? ORDER BY id DESC LIMIT ?`, shopDomain, limit).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
+	return auditEntries(rows), nil
+}
+
+type auditRow struct {
+	ID         int64
+	ShopID     *int64
+	ShopDomain string
+	Actor      string
+	Action     string
+	Outcome    string
+	Detail     string
+	CreatedAt  time.Time
+}
+
+func auditEntries(rows []auditRow) []app.AuditEntry {
 	out := make([]app.AuditEntry, len(rows))
 	for i, r := range rows {
 		out[i] = app.AuditEntry{ID: r.ID, ShopDomain: r.ShopDomain, Actor: r.Actor, Action: r.Action,
@@ -292,5 +298,5 @@ func (s *Store) AuditLog(ctx context.Context, shopDomain string, limit int) ([]a
 			out[i].ShopID = *r.ShopID
 		}
 	}
-	return out, nil
+	return out
 }

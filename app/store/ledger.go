@@ -88,19 +88,26 @@ type entryRow struct {
 	CauseJob       string
 	Staff          string
 	Reason         string
+	ReasonCode     string
+	UndoesEntry    *int64
 	IdempotencyKey string
 	CreatedAt      time.Time
 }
 
 func (r entryRow) toApp() app.Entry {
-	return app.Entry{ID: r.ID, ShopID: r.ShopID, CustomerID: r.CustomerID, Kind: app.EntryKind(r.Kind),
+	e := app.Entry{ID: r.ID, ShopID: r.ShopID, CustomerID: r.CustomerID, Kind: app.EntryKind(r.Kind),
 		Points: r.Points, Unrecovered: r.Unrecovered, BalanceAfter: r.BalanceAfter, PendingAfter: r.PendingAfter,
-		Cause:          app.Cause{OrderID: r.CauseOrder, RefundID: r.CauseRefund, Job: r.CauseJob, Staff: r.Staff, Reason: r.Reason},
+		Cause: app.Cause{OrderID: r.CauseOrder, RefundID: r.CauseRefund, Job: r.CauseJob, Staff: r.Staff, Reason: r.Reason,
+			ReasonCode: app.ReasonCode(r.ReasonCode)},
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: r.CreatedAt}
+	if r.UndoesEntry != nil {
+		e.Cause.Undoes = *r.UndoesEntry
+	}
+	return e
 }
 
 const entryColumns = `id, shop_id, customer_id, kind, points, unrecovered, balance_after, pending_after,
-	cause_order, cause_refund, cause_job, staff, reason, idempotency_key, created_at`
+	cause_order, cause_refund, cause_job, staff, reason, reason_code, undoes_entry, idempotency_key, created_at`
 
 // CustomerByPlatformID finds a shop's customer by the platform's id.
 func (s *Store) CustomerByPlatformID(ctx context.Context, shopID int64, platformID string) (app.Customer, error) {
@@ -422,8 +429,8 @@ func (t *ledgerTx) credit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	var row entryRow
 	err := db.Raw(`WITH e AS (
 			INSERT INTO ledger_entries (shop_id, customer_id, order_id, kind, points, unrecovered, balance_after,
-				pending_after, cause_order, cause_refund, cause_job, staff, reason, idempotency_key, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				pending_after, cause_order, cause_refund, cause_job, staff, reason, reason_code, undoes_entry, idempotency_key, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING `+entryColumns+`
 		), l AS (
 			INSERT INTO lots (customer_id, entry_id, order_id, points, remaining, pending, earned_at, available_at, expires_at)
@@ -431,7 +438,8 @@ func (t *ledgerTx) credit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 		)
 		SELECT * FROM e`,
 		p.ShopID, p.CustomerID, nullID(p.OrderID), string(p.Kind), p.Points, p.Unrecovered, after.Balance, after.Pending,
-		p.Cause.OrderID, p.Cause.RefundID, p.Cause.Job, p.Cause.Staff, p.Cause.Reason, p.IdempotencyKey, p.At,
+		p.Cause.OrderID, p.Cause.RefundID, p.Cause.Job, p.Cause.Staff, p.Cause.Reason,
+		string(p.Cause.ReasonCode), nullID(p.Cause.Undoes), p.IdempotencyKey, p.At,
 		nullID(p.OrderID), remaining, pending, p.At, p.AvailableAt, p.ExpiresAt).Scan(&row).Error
 	if err != nil {
 		return app.Entry{}, translate(err)
@@ -483,11 +491,12 @@ func (t *ledgerTx) debit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	t.touch(after.ShopID, p.CustomerID, after.PlatformID)
 	var row entryRow
 	err := db.Raw(`INSERT INTO ledger_entries (shop_id, customer_id, order_id, kind, points, unrecovered, balance_after,
-			pending_after, cause_order, cause_refund, cause_job, staff, reason, idempotency_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			pending_after, cause_order, cause_refund, cause_job, staff, reason, reason_code, undoes_entry, idempotency_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+entryColumns,
 		p.ShopID, p.CustomerID, nullID(p.OrderID), string(p.Kind), p.Points, p.Unrecovered, after.Balance, after.Pending,
-		p.Cause.OrderID, p.Cause.RefundID, p.Cause.Job, p.Cause.Staff, p.Cause.Reason, p.IdempotencyKey, p.At).Scan(&row).Error
+		p.Cause.OrderID, p.Cause.RefundID, p.Cause.Job, p.Cause.Staff, p.Cause.Reason,
+		string(p.Cause.ReasonCode), nullID(p.Cause.Undoes), p.IdempotencyKey, p.At).Scan(&row).Error
 	if err != nil {
 		return app.Entry{}, translate(err)
 	}

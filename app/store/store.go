@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -288,6 +289,8 @@ type programRow struct {
 	NotifyRedeemed      bool
 	NotifyExpiring      bool
 	NotifyBirthday      bool
+	DefaultLocale       string
+	AdjustLimits        string // JSON object: role -> points
 }
 
 func (r programRow) toApp() app.Program {
@@ -298,7 +301,23 @@ func (r programRow) toApp() app.Program {
 		BirthdayBonus: r.BirthdayBonus, Look: app.WidgetLook{Color: r.WidgetColor, Position: r.WidgetPosition},
 		InactivityMonths: r.InactivityMonths, WarnDays: parseDays(r.ExpiryWarningDays), AnniversaryBonus: r.AnniversaryBonus,
 		Messages: app.Messages{Welcome: r.NotifyWelcome, Earned: r.NotifyEarned, Redeemed: r.NotifyRedeemed,
-			Expiring: r.NotifyExpiring, Birthday: r.NotifyBirthday}}
+			Expiring: r.NotifyExpiring, Birthday: r.NotifyBirthday},
+		Locale: r.DefaultLocale, AdjustLimits: parseLimits(r.AdjustLimits)}
+}
+
+// parseLimits reads the adjust_limits object; the CHECK constraint keeps it one.
+func parseLimits(s string) map[app.Role]int64 {
+	limits := map[app.Role]int64{}
+	json.Unmarshal([]byte(s), &limits)
+	return limits
+}
+
+func formatLimits(limits map[app.Role]int64) string {
+	if limits == nil {
+		limits = map[app.Role]int64{app.RoleSupport: app.DefaultAdjustLimit}
+	}
+	b, _ := json.Marshal(limits)
+	return string(b)
 }
 
 // parseDays reads the "14,3" the CHECK constraint admits.
@@ -324,7 +343,7 @@ func formatDays(days []int) string {
 const programColumns = `shop_id, earn_rate, earn_on_shipping, earn_on_tax, signup_bonus,
 	rounding, allow_negative, pending_days, expiry_days, restore_expired_codes, restore_on_refund, reward_part_earns,
 	birthday_bonus, widget_color, widget_position, inactivity_months, expiry_warning_days, anniversary_bonus,
-	notify_welcome, notify_earned, notify_redeemed, notify_expiring, notify_birthday`
+	notify_welcome, notify_earned, notify_redeemed, notify_expiring, notify_birthday, default_locale, adjust_limits`
 
 // Program returns a shop's loyalty rules.
 func (s *Store) Program(ctx context.Context, shopID int64) (app.Program, error) {
@@ -351,8 +370,12 @@ func saveProgram(db *gorm.DB, p app.Program) error {
 		look = app.DefaultLook
 	}
 	m := p.Messages
+	locale := p.Locale
+	if locale == "" {
+		locale = "en"
+	}
 	return db.Exec(`INSERT INTO programs (`+programColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (shop_id) DO UPDATE SET earn_rate = EXCLUDED.earn_rate,
 			earn_on_shipping = EXCLUDED.earn_on_shipping, earn_on_tax = EXCLUDED.earn_on_tax,
 			signup_bonus = EXCLUDED.signup_bonus, rounding = EXCLUDED.rounding,
@@ -364,9 +387,10 @@ func saveProgram(db *gorm.DB, p app.Program) error {
 			expiry_warning_days = EXCLUDED.expiry_warning_days, anniversary_bonus = EXCLUDED.anniversary_bonus,
 			notify_welcome = EXCLUDED.notify_welcome, notify_earned = EXCLUDED.notify_earned,
 			notify_redeemed = EXCLUDED.notify_redeemed, notify_expiring = EXCLUDED.notify_expiring,
-			notify_birthday = EXCLUDED.notify_birthday, updated_at = now()`,
+			notify_birthday = EXCLUDED.notify_birthday, default_locale = EXCLUDED.default_locale,
+			adjust_limits = EXCLUDED.adjust_limits, updated_at = now()`,
 		p.ShopID, int64(p.EarnRate), p.EarnOnShipping, p.EarnOnTax, p.SignupBonus,
 		string(p.Rounding), p.AllowNegative, p.PendingDays, p.ExpiryDays, p.RestoreExpiredCodes, p.RestoreOnRefund, p.RewardPartEarns,
 		p.BirthdayBonus, look.Color, look.Position, p.InactivityMonths, formatDays(p.WarnDays), p.AnniversaryBonus,
-		m.Welcome, m.Earned, m.Redeemed, m.Expiring, m.Birthday).Error
+		m.Welcome, m.Earned, m.Redeemed, m.Expiring, m.Birthday, locale, formatLimits(p.AdjustLimits)).Error
 }
