@@ -169,6 +169,9 @@ type Mail struct {
 	Shop         Shop
 	Customer     Customer
 	Look         WidgetLook
+	// Locale is the shop's language, for shoppers whose own is unknown or
+	// not one the app speaks.
+	Locale string
 }
 
 // Mailer writes and sends messages. It wraps ErrUndeliverable around
@@ -298,7 +301,7 @@ func (s *Service) DeliverNotice(ctx context.Context, id int64, mailer Mailer, la
 	if skip != "" {
 		return record(NotificationSkipped, skip)
 	}
-	err = mailer.Send(ctx, Mail{Notification: n, Shop: shop, Customer: c, Look: prog.Look})
+	err = mailer.Send(ctx, Mail{Notification: n, Shop: shop, Customer: c, Look: prog.Look, Locale: prog.Locale})
 	switch {
 	case err == nil:
 		return record(NotificationSent, "accepted by the mail server")

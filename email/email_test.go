@@ -72,6 +72,16 @@ func TestLanguages(t *testing.T) {
 			t.Errorf("For(%q) = %s, want %s", tt.locale, got, tt.want)
 		}
 	}
+	t.Run("a shopper whose language the app does not speak gets the shop's", func(t *testing.T) {
+		for _, tt := range []struct {
+			locales []string
+			want    string
+		}{{[]string{"de", "", "lv"}, "lv"}, {[]string{"ro", "pl"}, "ro"}, {[]string{"de", "fr"}, "en"}} {
+			if got := email.First(tt.locales...).Code; got != tt.want {
+				t.Errorf("First(%q) = %s, want %s", tt.locales, got, tt.want)
+			}
+		}
+	})
 	t.Run("every language has every message of English", func(t *testing.T) {
 		for _, lang := range email.Languages {
 			for _, key := range email.Keys() {

@@ -128,12 +128,19 @@ func loadLangs() map[string]*Lang {
 // For returns the catalogue for a shopper's locale ("pl", "pl-PL", "ru_RU"),
 // English when the app does not speak it.
 func For(locale string) *Lang {
-	base := strings.ToLower(strings.TrimSpace(locale))
-	if i := strings.IndexAny(base, "-_"); i >= 0 {
-		base = base[:i]
-	}
-	if l, ok := langs[base]; ok {
-		return l
+	return First(locale)
+}
+
+// First is the first of locales the app speaks, English when none.
+func First(locales ...string) *Lang {
+	for _, locale := range locales {
+		base := strings.ToLower(strings.TrimSpace(locale))
+		if i := strings.IndexAny(base, "-_"); i >= 0 {
+			base = base[:i]
+		}
+		if l, ok := langs[base]; ok {
+			return l
+		}
 	}
 	return langs["en"]
 }

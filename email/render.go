@@ -47,15 +47,12 @@ type view struct {
 
 var hexColor = regexp.MustCompile(`^#[0-9a-f]{6}$`)
 
-// Render writes the message for m in the shopper's language (the locale
-// recorded with the notice, else the customer's, else English).
+// Render writes the message for m in the shopper's language: the first
+// the app speaks of the locale recorded with the notice, the customer's,
+// and the shop's; else English.
 func Render(m app.Mail, unsubscribeURL string) (Message, error) {
 	n := m.Notification.Notice
-	locale := m.Notification.Locale
-	if locale == "" {
-		locale = m.Customer.Locale
-	}
-	l := For(locale)
+	l := First(m.Notification.Locale, m.Customer.Locale, m.Locale)
 	shop := m.Shop.Name
 	if shop == "" {
 		shop = m.Shop.Domain

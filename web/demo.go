@@ -127,7 +127,7 @@ func demoGuest(r *http.Request) bool {
 func (s *Server) demoPage(c echo.Context) error {
 	d := s.deps.Demo
 	ctx := c.Request().Context()
-	locale := widgetLocale(c.QueryParam("locale"))
+	locale := widgetLocale(c.QueryParam("locale"), "")
 	inline := c.QueryParam("layout") == "inline"
 	guest := c.QueryParam("guest") == "1"
 

@@ -62,6 +62,10 @@ func New(deps Deps) *Server {
 	e.Server.ReadTimeout = 30 * time.Second
 	e.Server.WriteTimeout = 30 * time.Second
 	e.Server.IdleTimeout = 2 * time.Minute
+	// A client's address is the peer's, or what a proxy on a private or
+	// loopback address says it is: a client cannot name its own address in
+	// X-Forwarded-For to slip past a rate limit.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(middleware.Recover())
 	s := &Server{echo: e, deps: deps}
 	e.HTTPErrorHandler = s.handleError

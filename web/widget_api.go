@@ -34,8 +34,8 @@ const proxyTolerance = 90 * time.Second
 var widgetLocales = []string{"en", "pl", "lv", "ro", "ru"}
 
 // widgetLocale picks the widget's language from the storefront's locale
-// (pl, pl-PL, pl_PL), English when it speaks none of them.
-func widgetLocale(raw string) string {
+// (pl, pl-PL, pl_PL), the shop's own (fallback) when it speaks none of them.
+func widgetLocale(raw, fallback string) string {
 	lang := strings.ToLower(raw)
 	if i := strings.IndexAny(lang, "-_"); i >= 0 {
 		lang = lang[:i]
@@ -44,6 +44,9 @@ func widgetLocale(raw string) string {
 		if l == lang {
 			return l
 		}
+	}
+	if fallback != "" {
+		return fallback
 	}
 	return "en"
 }
@@ -320,7 +323,7 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	}
 	shop, prog := v.Shop, v.Program
 	doc := customerDocument{Shop: shop.Domain, ShopName: shop.Name, Platform: string(shop.Platform),
-		Locale: widgetLocale(c.QueryParam("locale")), Currency: shop.Currency,
+		Locale: widgetLocale(c.QueryParam("locale"), prog.Locale), Currency: shop.Currency,
 		Expiring: []widgetExpiry{}, Releasing: []widgetExpiry{}, History: []widgetEntry{}, Rewards: []widgetReward{}, Codes: []widgetCode{},
 		Program: widgetProgram{EarnRate: prog.EarnRate.String(), SignupBonus: prog.SignupBonus, BirthdayBonus: prog.BirthdayBonus,
 			PendingDays: prog.PendingDays, ExpiryDays: prog.ExpiryDays},
@@ -418,7 +421,7 @@ func (l *RateLimiter) allow(c echo.Context, shopKey string) error {
 	}
 	if (l.PerShop > 0 && shopCount.Val() > l.PerShop) || (l.PerClient > 0 && clientCount.Val() > l.PerClient) {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(window.Seconds())))
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many requests; try again in a minute")
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many requests; try again later")
 	}
 	return nil
 }

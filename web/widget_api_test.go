@@ -72,6 +72,21 @@ func TestWidgetThroughTheShopifyAppProxy(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("status %d %v", status, doc)
 	}
+	t.Run("a storefront language the widget does not speak falls back to the shop's", func(t *testing.T) {
+		ctx := context.Background()
+		prog, _ := r.env.Service.Program(ctx, r.env.Shop)
+		prog.Locale = "lv"
+		if err := r.env.Service.SetProgram(ctx, r.env.Shop, prog, "test", "language lv"); err != nil {
+			t.Fatal(err)
+		}
+		q := r.proxied("7000000000000000001", r.now, nil)
+		q.Del("signature")
+		q.Set("locale", "de-DE")
+		q.Set("signature", shopify.SignProxy(q, testenv.ShopifySecret))
+		if _, doc, _ := r.get(t, "/proxy/customer?"+q.Encode()); doc["locale"] != "lv" {
+			t.Fatalf("locale = %v, want the shop's lv", doc["locale"])
+		}
+	})
 	t.Run("the document has what the widget shows", func(t *testing.T) {
 		if doc["balance"] != 320.0 || doc["currency"] != "USD" || doc["locale"] != "pl" || doc["customer"].(map[string]any)["id"] != "7000000000000000001" {
 			t.Fatalf("doc = %v", doc)
