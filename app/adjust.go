@@ -153,6 +153,11 @@ func (s *Service) AdjustAsStaff(ctx context.Context, shop Shop, m Staff, r Adjus
 	// Keys are the staff member's own: two colleagues' keys never collide.
 	key := "staff:" + strconv.FormatInt(m.ID, 10) + ":" + r.IdempotencyKey
 	if limit, limited := prog.AdjustLimit(m.Role); limited && abs(r.Points) > limit {
+		// A removal the balance cannot cover is refused now, not filed
+		// for an approver to find impossible later.
+		if r.Points < 0 && -r.Points > c.Balance+c.Pending {
+			return AdjustResult{}, Errorf(EInsufficientPoint, "the customer has %d points; cannot remove %d", c.Balance+c.Pending, -r.Points)
+		}
 		req, created, err := s.store.CreateAdjustmentRequest(ctx, AdjustmentRequest{ShopID: shop.ID, CustomerID: c.ID,
 			Points: r.Points, ReasonCode: r.ReasonCode, Note: r.Note, RequestedBy: StaffLabel(m), RequestedByID: m.ID,
 			Status: RequestPending, CreatedAt: s.now()}, key)

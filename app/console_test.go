@@ -83,6 +83,17 @@ func TestAdjustAsStaff(t *testing.T) {
 		f.balance("c1", 100, 0)
 	})
 
+	t.Run("a removal above the limit that the balance cannot cover is refused at once", func(t *testing.T) {
+		f := newFixture(t, func(p *app.Program) { p.AdjustLimits = map[app.Role]int64{app.RoleSupport: 10} })
+		f.accrue(paid("1", "c1", "100.00"))
+		_, err := f.svc.AdjustAsStaff(f.ctx, f.shop, f.staff("Sue", app.RoleSupport), app.AdjustRequest{CustomerID: "c1", Points: -101,
+			ReasonCode: app.ReasonCorrection, IdempotencyKey: "k"})
+		wantCode(t, err, app.EInsufficientPoint)
+		if reqs, _ := f.svc.AdjustmentRequests(f.ctx, f.shop, "", 0); len(reqs) != 0 {
+			t.Fatalf("filed %+v", reqs)
+		}
+	})
+
 	t.Run("owners are never limited", func(t *testing.T) {
 		f := newFixture(t, func(p *app.Program) { p.AdjustLimits = map[app.Role]int64{app.RoleSupport: 0} })
 		f.accrue(paid("1", "c1", "10.00"))
