@@ -177,6 +177,8 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 	anniversary := fs.Int64("anniversary-bonus", 0, "points on the anniversary of joining, once a year")
 	timezone := fs.String("timezone", "", "the shop's IANA time zone, e.g. Europe/Warsaw: birthdays and anniversaries fall on its calendar days")
 	messages := fs.String("messages", "", "messages the shop sends: any of welcome,earned,redeemed,expiring,birthday, or none")
+	locale := fs.String("locale", "", "the shop's language when a shopper's is unknown: en, pl, lv, ro or ru")
+	supportLimit := fs.Int64("support-adjust-limit", 0, "points one adjustment by support staff may move without an owner's or admin's approval")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -233,6 +235,13 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 				flagErr = fmt.Errorf("--warn-days: %w", err)
 			}
 			prog.WarnDays = days
+		case "locale":
+			prog.Locale = *locale
+		case "support-adjust-limit":
+			if prog.AdjustLimits == nil {
+				prog.AdjustLimits = map[app.Role]int64{}
+			}
+			prog.AdjustLimits[app.RoleSupport] = *supportLimit
 		case "messages":
 			m, err := parseMessages(*messages)
 			if err != nil {

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"loyalty/app"
+	"loyalty/internal/password"
 	"loyalty/internal/testenv"
 )
 
@@ -90,6 +93,54 @@ func TestExportAndKPIsCommands(t *testing.T) {
 	t.Run("kpis refuses a bad period", func(t *testing.T) {
 		if err := kpisCmd(ctx, []string{"--shop", testenv.ShopDomain, "--from", "2026-12-01", "--to", "2026-11-01"}, &bytes.Buffer{}); err == nil {
 			t.Error("accepted a period that ends before it starts")
+		}
+	})
+}
+
+func TestImportBalancesCommand(t *testing.T) {
+	env := testenv.New(t, nil)
+	cliEnv(t, env)
+	ctx := context.Background()
+	if _, err := env.Service.WithPasswordHasher(password.Bcrypt{Cost: bcrypt.MinCost}).AddStaff(ctx, env.Shop, "test",
+		"sue@acme.test", "Sue", app.RoleSupport, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "smile.csv")
+	if err := os.WriteFile(path, []byte("customer_id,email,points\nc9,c9@example.com,120\nbad,,x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		args := append([]string{"balances", "--shop", testenv.ShopDomain, "--file", path, "--as", "sue@acme.test"}, extra...)
+		if err := importCmd(ctx, args, &out); err != nil {
+			t.Fatalf("import %v: %v", extra, err)
+		}
+		return out.String()
+	}
+	t.Run("a dry run prints each row's outcome and changes nothing", func(t *testing.T) {
+		out := run("--dry-run")
+		if !strings.Contains(out, "dry run: would import +120 points for 1 customers; 0 unchanged, 1 failed") || !strings.Contains(out, "new customer") {
+			t.Fatalf("output:\n%s", out)
+		}
+		if _, err := env.Service.Balance(ctx, env.Shop, "c9"); app.ErrorCode(err) != app.ENotFound {
+			t.Fatalf("dry run created the customer: %v", err)
+		}
+	})
+	t.Run("the import applies once, however often it runs", func(t *testing.T) {
+		run()
+		if out := run(); !strings.Contains(out, "imported +0 points for 0 customers; 1 unchanged, 1 failed") {
+			t.Fatalf("second run:\n%s", out)
+		}
+		c, err := env.Service.Balance(ctx, env.Shop, "c9")
+		if err != nil || c.Balance != 120 || c.Email != "c9@example.com" {
+			t.Fatalf("customer = %+v, %v", c, err)
+		}
+	})
+	t.Run("the importer must be staff who may adjust balances", func(t *testing.T) {
+		err := importCmd(ctx, []string{"balances", "--shop", testenv.ShopDomain, "--file", path, "--as", "nobody@acme.test"}, &bytes.Buffer{})
+		if err == nil {
+			t.Fatal("an unknown staff member imported")
 		}
 	})
 }

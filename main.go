@@ -51,6 +51,7 @@ Usage:
   loyalty privacy exports|export   customer data exports made for Shopify data requests
   loyalty export members|ledger    a shop's members or ledger as CSV (format in README.md)
   loyalty kpis --shop DOMAIN       members, points and orders by day, week or month
+  loyalty import balances          shoppers' balances from another loyalty app's CSV (--dry-run first)
   loyalty simulate TOPIC           send a correctly signed sample webhook to a running server
 
 Run "loyalty COMMAND -h" for a command's flags. Configuration comes from the
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = exportCmd(ctx, args, stdout)
 	case "kpis":
 		err = kpisCmd(ctx, args, stdout)
+	case "import":
+		err = importCmd(ctx, args, stdout)
 	case "staff":
 		err = staffCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
@@ -318,7 +321,8 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Queues: queues, Codes: queueCode, Registry: reg,
 			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log,
 			Unsubscribe: &web.Unsubscribe{Key: d.cfg.Mail.UnsubscribeKey},
-			Console:     &web.Console{Secure: strings.HasPrefix(d.cfg.HTTP.AppURL, "https://")}})
+			Console: &web.Console{Secure: strings.HasPrefix(d.cfg.HTTP.AppURL, "https://"),
+				SignIns: &web.RateLimiter{Redis: rdb, PerClient: 20, Window: 15 * time.Minute}}})
 		goRun(func() error { return srv.Run(ctx, d.cfg.HTTP.Addr) })
 		goRun(func() error { relay.Run(ctx); return nil })
 	}

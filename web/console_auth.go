@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"html/template"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,10 @@ import (
 type Console struct {
 	// Secure marks the session cookie Secure: on whenever APP_URL is https.
 	Secure bool
+	// SignIns throttles sign-in attempts per client address (PerClient in
+	// Window), above the per-account lockout: one address guessing across
+	// many accounts is stopped too. Nil: no throttle.
+	SignIns *RateLimiter
 }
 
 // Names of the console's cookie, form field and header.
@@ -72,24 +75,6 @@ button{margin-top:1rem;padding:.5rem 1rem}.error{color:#a00;border:1px solid #a0
 </body></html>
 `))
 
-var homeTemplate = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Loyalty console · {{.Shop.Domain}}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}</style>
-</head><body>
-<header><p>Signed in as <strong>{{.Staff.Name}}</strong> &lt;{{.Staff.Email}}&gt; ({{.Staff.Role}}) at shop <strong>{{.Shop.Domain}}</strong></p>
-<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Sign out</button></form></header>
-<h2>What you may do</h2>
-<ul>{{range .Permissions}}<li>{{.}}</li>{{end}}</ul>
-<h2>API tokens</h2>
-{{if .NewToken}}<p role="status">Your new token, shown only this once: <code>{{.NewToken}}</code></p>{{end}}
-<table>{{range .Tokens}}<tr><td>{{.Name}}</td><td><code>{{.Prefix}}…</code></td><td>created {{.CreatedAt.Format "2006-01-02"}}</td>
-<td>{{if .RevokedAt.IsZero}}<form method="post" action="/console/tokens/{{.ID}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">Revoke</button></form>{{else}}revoked{{end}}</td></tr>{{end}}</table>
-<form method="post" action="/console/tokens"><input type="hidden" name="csrf" value="{{.CSRF}}">
-<label>Name <input name="name" required placeholder="helpdesk integration"></label> <button type="submit">Create token</button></form>
-</body></html>
-`))
-
 type loginForm struct {
 	Shop, Email, Error string
 }
@@ -104,6 +89,10 @@ func (s *Server) login(c echo.Context) error {
 	ctx := c.Request().Context()
 	form := loginForm{Shop: strings.ToLower(strings.TrimSpace(c.FormValue("shop"))), Email: strings.TrimSpace(c.FormValue("email"))}
 	password := c.FormValue("password")
+	if s.deps.Console.SignIns.allow(c, "sign-in") != nil {
+		form.Error = "Too many sign-in attempts from your network. Wait a few minutes, then try again."
+		return renderPage(c, http.StatusTooManyRequests, loginTemplate, form)
+	}
 	if form.Shop == "" || form.Email == "" || password == "" {
 		form.Error = "Enter the shop's domain, your email and your password."
 		return renderPage(c, http.StatusUnprocessableEntity, loginTemplate, form)
@@ -160,43 +149,8 @@ func (s *Server) sessionCookie(value string, maxAge int) *http.Cookie {
 		HttpOnly: true, Secure: s.deps.Console.Secure, SameSite: http.SameSiteLaxMode}
 }
 
-func (s *Server) consoleHome(c echo.Context) error {
-	return s.renderHome(c, "")
-}
-
-func (s *Server) renderHome(c echo.Context, newToken string) error {
-	m, shop := staffOf(c)
-	tokens, err := s.deps.Service.APITokens(c.Request().Context(), m)
-	if err != nil {
-		return err
-	}
-	return renderPage(c, http.StatusOK, homeTemplate, map[string]any{
-		"Staff": m, "Shop": shop, "CSRF": sessionOf(c).CSRF, "Permissions": m.Role.Permissions(),
-		"Tokens": tokens, "NewToken": newToken})
-}
-
-// createToken makes an API token for the signed-in member and shows it,
-// once, on the page (not after a redirect: it is kept nowhere).
-func (s *Server) createToken(c echo.Context) error {
-	m, shop := staffOf(c)
-	_, token, err := s.deps.Service.CreateAPIToken(c.Request().Context(), shop, m, c.FormValue("name"))
-	if err != nil {
-		return err
-	}
-	return s.renderHome(c, token)
-}
-
-func (s *Server) revokeToken(c echo.Context) error {
-	m, shop := staffOf(c)
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		return echo.NewHTTPError(http.StatusNotFound, "no such token")
-	}
-	if err := s.deps.Service.RevokeOwnAPIToken(c.Request().Context(), shop, m, id); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/console/")
-}
+// The dashboard at /console/ and the API tokens' page (createToken,
+// revokeToken) are in console_settings.go.
 
 // requireStaff lets through a signed-in staff member whose role grants
 // perm (any signed-in staff member when perm is empty), and checks the

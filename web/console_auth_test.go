@@ -139,7 +139,8 @@ func TestConsoleSignIn(t *testing.T) {
 			t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		resp, page := r.get(t, b, "/console/", nil)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "(owner) at shop <strong>acme.myshopify.com</strong>") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "<h1>Dashboard</h1>") || !strings.Contains(page, "acme.myshopify.com") ||
+			!strings.Contains(page, "Name of Owner@Acme.test · owner") {
 			t.Fatalf("%d %s", resp.StatusCode, page)
 		}
 	})
@@ -508,7 +509,7 @@ func TestConsoleAPITokens(t *testing.T) {
 	}
 	id := regexp.MustCompile(`/console/tokens/(\d+)/revoke`).FindStringSubmatch(page)
 	t.Run("the page shows the token once", func(t *testing.T) {
-		_, again := r.get(t, support, "/console/", nil)
+		_, again := r.get(t, support, "/console/account", nil)
 		if strings.Contains(again, token[1]) || !strings.Contains(again, "helpdesk") || id == nil {
 			t.Fatalf("%s", again)
 		}
@@ -527,6 +528,40 @@ func TestConsoleAPITokens(t *testing.T) {
 		}
 		if me() != http.StatusUnauthorized {
 			t.Fatal("revoked token still works")
+		}
+	})
+}
+
+func TestConsoleSignInThrottle(t *testing.T) {
+	r := newConsoleRig(t, false)
+	s := New(Deps{Service: r.svc, Registry: prometheus.NewRegistry(), Log: r.env.Log,
+		Console: &Console{SignIns: &RateLimiter{Redis: r.env.Redis, PerClient: 3, Window: time.Minute}}})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	signIn := func(client, email, pw string) int {
+		t.Helper()
+		form := url.Values{"shop": {testenv.ShopDomain}, "email": {email}, "password": {pw}}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/console/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// The test server's peer is loopback, a trusted proxy: it names
+		// the client in X-Forwarded-For.
+		req.Header.Set("X-Forwarded-For", client)
+		resp, _ := do(t, r.browser(), req)
+		return resp.StatusCode
+	}
+	t.Run("one address guessing across accounts is stopped after the limit", func(t *testing.T) {
+		for i, email := range []string{"a@acme.test", "b@acme.test", "c@acme.test"} {
+			if got := signIn("203.0.113.9", email, "guess"); got != http.StatusUnauthorized {
+				t.Fatalf("attempt %d = %d, want 401", i+1, got)
+			}
+		}
+		if got := signIn("203.0.113.9", "support@acme.test", staffPassword); got != http.StatusTooManyRequests {
+			t.Fatalf("attempt over the limit = %d, want 429 even with the right password", got)
+		}
+	})
+	t.Run("other addresses still sign in", func(t *testing.T) {
+		if got := signIn("198.51.100.7", "support@acme.test", staffPassword); got != http.StatusSeeOther {
+			t.Fatalf("sign-in from another address = %d, want 303", got)
 		}
 	})
 }

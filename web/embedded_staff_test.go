@@ -3,6 +3,8 @@ package web_test
 import (
 	"net/http"
 	"testing"
+
+	"loyalty/app"
 )
 
 func TestEmbeddedAdminActsAsTheShopsOwner(t *testing.T) {
@@ -12,7 +14,7 @@ func TestEmbeddedAdminActsAsTheShopsOwner(t *testing.T) {
 	}
 	status, me := r.api(t, newShop, http.MethodGet, "/me", "", nil)
 	if status != http.StatusOK || me["role"] != "owner" || me["shop"].(map[string]any)["domain"] != newShop ||
-		me["staff"].(map[string]any)["email"] != "shopify user 42" || len(me["permissions"].([]any)) != 7 {
+		me["staff"].(map[string]any)["email"] != "shopify user 42" || len(me["permissions"].([]any)) != len(app.Permissions) {
 		t.Fatalf("%d %v", status, me)
 	}
 }
