@@ -45,6 +45,17 @@ if [[ "$(bin/loyalty rewards list --shop "$DEMO_SHOP" | wc -l)" -le 1 ]]; then
 	bin/loyalty rewards add --shop "$DEMO_SHOP" --name "10% off" --kind percentage --points 800 --percentage 10
 fi
 
+# The demo shop's staff, once: an owner and a support member to sign in to
+# the console as (demo passwords: this is a local demo only).
+DEMO_OWNER="owner@demo.example" DEMO_SUPPORT="support@demo.example" DEMO_PASSWORD="demo-console-password"
+staff_list="$(bin/loyalty staff list --shop "$DEMO_SHOP")"
+if ! grep -q "$DEMO_OWNER" <<<"$staff_list"; then
+	STAFF_PASSWORD="$DEMO_PASSWORD" bin/loyalty staff add --shop "$DEMO_SHOP" --email "$DEMO_OWNER" --name "Olga Owner" --role owner
+fi
+if ! grep -q "$DEMO_SUPPORT" <<<"$staff_list"; then
+	STAFF_PASSWORD="$DEMO_PASSWORD" bin/loyalty staff add --shop "$DEMO_SHOP" --email "$DEMO_SUPPORT" --name "Sam Support" --role support
+fi
+
 # seed_demo_history gives the demo shopper a history through the real path
 # (signed webhooks → queue → ledger) once the server below answers: a signup
 # bonus, two paid orders and a partial refund, 620 points in all. Fixed
@@ -82,6 +93,7 @@ cat <<BANNER
  Loyalty app
    App:        ${APP_URL}   (listening on ${HTTP_ADDR})
    Health:     ${APP_URL}/healthz   ${APP_URL}/readyz   ${APP_URL}/metrics
+   Console:    ${APP_URL}/console/   (shop ${DEMO_SHOP}; ${DEMO_OWNER} or ${DEMO_SUPPORT}, password ${DEMO_PASSWORD})
    Queues:     ${APP_URL}/console/queues/   (staff login: staff / staff, unless CONSOLE_USERS is set)
    Webhooks:   ${APP_URL}/webhooks/shopify (Shopify), per store for WooCommerce (bin/loyalty shops list)
    Storefront: ${APP_URL}/demo   (the widget for shopper ${DEMO_CUSTOMER}; ?locale=pl|ru|lv|ro, ?layout=inline, ?guest=1)
