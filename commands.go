@@ -1001,7 +1001,7 @@ func rewardsCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--min-subtotal: %w", err)
 		}
-		r, err := d.svc.AddReward(ctx, shop, app.Reward{Name: *name, Kind: app.RewardKind(*kind), Points: *points, Amount: amt,
+		r, err := d.svc.AddRewardAs(ctx, shop, "cli", app.Reward{Name: *name, Kind: app.RewardKind(*kind), Points: *points, Amount: amt,
 			PointsPerUnit: *perUnit, MinPoints: *minPoints, MaxPoints: *maxPoints, Percentage: *percentage, MinSubtotal: min,
 			ExpiryDays: *expiry, Active: true})
 		if err != nil {
@@ -1021,7 +1021,7 @@ func rewardsCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return tw.Flush()
 	case "enable", "disable":
-		if err := d.svc.SetRewardActive(ctx, shop, *id, command == "enable"); err != nil {
+		if err := d.svc.SetRewardActiveAs(ctx, shop, "cli", *id, command == "enable"); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "reward %d %sd\n", *id, command)

@@ -572,3 +572,22 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("by action = %+v", page.Entries)
 	}
 }
+
+func TestRewardChangesAreAudited(t *testing.T) {
+	f := newFixture(t, nil)
+	r, err := f.svc.AddRewardAs(f.ctx, f.shop, "Adam <adam@acme.example>", app.Reward{Name: "5 off", Kind: app.RewardFixed, Points: 500,
+		Amount: app.MustAmount("5.00"), Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SetRewardActiveAs(f.ctx, f.shop, "Adam <adam@acme.example>", r.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := f.svc.AuditTrail(f.ctx, f.shop, app.AuditQuery{Action: "reward"})
+	if len(page.Entries) != 2 || page.Entries[0].Action != "reward withdraw" || page.Entries[1].Action != "reward add" ||
+		page.Entries[1].Actor != "Adam <adam@acme.example>" || !strings.Contains(page.Entries[1].Detail, `"5 off"`) {
+		t.Fatalf("audit = %+v", page.Entries)
+	}
+	err = f.svc.SetRewardActiveAs(f.ctx, f.shop, "Adam", r.ID+100, true)
+	wantCode(t, err, app.ENotFound)
+}

@@ -222,6 +222,31 @@ func (s *Service) SetRewardActive(ctx context.Context, shop Shop, rewardID int64
 	return s.store.SetRewardActive(ctx, shop.ID, rewardID, active)
 }
 
+// AddRewardAs is AddReward by a staff member (actor), recorded in the
+// audit log.
+func (s *Service) AddRewardAs(ctx context.Context, shop Shop, actor string, r Reward) (Reward, error) {
+	added, err := s.AddReward(ctx, shop, r)
+	if err != nil {
+		return Reward{}, err
+	}
+	return added, s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: actor, Action: "reward add",
+		Outcome: AuditOK, Detail: fmt.Sprintf("reward %d %q (%s)", added.ID, added.Name, added.Kind)})
+}
+
+// SetRewardActiveAs is SetRewardActive by a staff member (actor), recorded
+// in the audit log.
+func (s *Service) SetRewardActiveAs(ctx context.Context, shop Shop, actor string, rewardID int64, active bool) error {
+	if err := s.SetRewardActive(ctx, shop, rewardID, active); err != nil {
+		return err
+	}
+	action := "reward withdraw"
+	if active {
+		action = "reward offer"
+	}
+	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: actor, Action: action,
+		Outcome: AuditOK, Detail: fmt.Sprintf("reward %d", rewardID)})
+}
+
 // Rewards lists a shop's catalogue.
 func (s *Service) Rewards(ctx context.Context, shop Shop) ([]Reward, error) {
 	return s.store.Rewards(ctx, shop.ID)

@@ -681,7 +681,7 @@ func (s *Server) apiRewards(c echo.Context) error {
 }
 
 func (s *Server) apiAddReward(c echo.Context) error {
-	_, shop := staffOf(c)
+	m, shop := staffOf(c)
 	var in rewardJSON
 	if err := apiBind(c, &in, `{"name": "5.00 off", "kind": "fixed_amount", "points": 500, "amount": "5.00"}`); err != nil {
 		return err
@@ -694,7 +694,7 @@ func (s *Server) apiAddReward(c echo.Context) error {
 	if err != nil {
 		return app.Errorf(app.EInvalid, "min_subtotal: %v", err)
 	}
-	r, err := s.deps.Service.AddReward(c.Request().Context(), shop, app.Reward{Name: in.Name, Kind: app.RewardKind(in.Kind),
+	r, err := s.deps.Service.AddRewardAs(c.Request().Context(), shop, app.StaffLabel(m), app.Reward{Name: in.Name, Kind: app.RewardKind(in.Kind),
 		Points: in.Points, Amount: amount, PointsPerUnit: in.PointsPerUnit, MinPoints: in.MinPoints, MaxPoints: in.MaxPoints,
 		Percentage: in.Percentage, MinSubtotal: minSubtotal, ExpiryDays: in.ExpiryDays, Active: true})
 	if err != nil {
@@ -704,7 +704,7 @@ func (s *Server) apiAddReward(c echo.Context) error {
 }
 
 func (s *Server) apiSetRewardActive(c echo.Context) error {
-	_, shop := staffOf(c)
+	m, shop := staffOf(c)
 	id, err := apiPathID(c, "reward")
 	if err != nil {
 		return err
@@ -718,7 +718,7 @@ func (s *Server) apiSetRewardActive(c echo.Context) error {
 	if in.Active == nil {
 		return app.Errorf(app.EInvalid, `the body must be {"active": true} or {"active": false}`)
 	}
-	if err := s.deps.Service.SetRewardActive(c.Request().Context(), shop, id, *in.Active); err != nil {
+	if err := s.deps.Service.SetRewardActiveAs(c.Request().Context(), shop, app.StaffLabel(m), id, *in.Active); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

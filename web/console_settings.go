@@ -615,7 +615,7 @@ func (s *Server) consoleRewards(c echo.Context) error {
 }
 
 func (s *Server) addConsoleReward(c echo.Context) error {
-	_, shop := staffOf(c)
+	m, shop := staffOf(c)
 	v := func(name string) string { return strings.TrimSpace(c.FormValue(name)) }
 	form := rewardForm{Name: v("name"), Kind: v("kind"), Points: v("points"), Amount: v("amount"),
 		PointsPerUnit: v("points_per_unit"), MinPoints: v("min_points"), MaxPoints: v("max_points"),
@@ -627,7 +627,7 @@ func (s *Server) addConsoleReward(c echo.Context) error {
 	page.Notice = ""
 	r, err := form.reward()
 	if err == nil {
-		_, err = s.deps.Service.AddReward(c.Request().Context(), shop, r)
+		_, err = s.deps.Service.AddRewardAs(c.Request().Context(), shop, app.StaffLabel(m), r)
 	}
 	if err != nil {
 		return s.consoleError(c, err, page)
@@ -638,12 +638,12 @@ func (s *Server) addConsoleReward(c echo.Context) error {
 // setConsoleRewardActive offers (active) or withdraws a reward.
 func (s *Server) setConsoleRewardActive(active bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		_, shop := staffOf(c)
+		m, shop := staffOf(c)
 		id, err := idParam(c, "reward")
 		if err != nil {
 			return err
 		}
-		if err := s.deps.Service.SetRewardActive(c.Request().Context(), shop, id, active); err != nil {
+		if err := s.deps.Service.SetRewardActiveAs(c.Request().Context(), shop, app.StaffLabel(m), id, active); err != nil {
 			page, perr := s.rewardsPage(c, rewardForm{Kind: string(app.RewardFixed)})
 			if perr != nil {
 				return perr

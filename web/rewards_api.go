@@ -99,7 +99,8 @@ func (s *Server) addReward(c echo.Context) error {
 	if err != nil {
 		return app.Errorf(app.EInvalid, "min_subtotal: %v", err)
 	}
-	r, err := s.deps.Service.AddReward(c.Request().Context(), sessionShop(c), app.Reward{Name: in.Name, Kind: app.RewardKind(in.Kind),
+	m, _ := staffOf(c)
+	r, err := s.deps.Service.AddRewardAs(c.Request().Context(), sessionShop(c), app.StaffLabel(m), app.Reward{Name: in.Name, Kind: app.RewardKind(in.Kind),
 		Points: in.Points, Amount: amount, PointsPerUnit: in.PointsPerUnit, MinPoints: in.MinPoints, MaxPoints: in.MaxPoints,
 		Percentage: in.Percentage, MinSubtotal: minSubtotal, ExpiryDays: in.ExpiryDays, Active: true})
 	if err != nil {
@@ -119,7 +120,8 @@ func (s *Server) setRewardActive(c echo.Context) error {
 	if err := c.Bind(&in); err != nil || in.Active == nil {
 		return app.Errorf(app.EInvalid, `the body must be {"active": true} or {"active": false}`)
 	}
-	if err := s.deps.Service.SetRewardActive(c.Request().Context(), sessionShop(c), id, *in.Active); err != nil {
+	m, _ := staffOf(c)
+	if err := s.deps.Service.SetRewardActiveAs(c.Request().Context(), sessionShop(c), app.StaffLabel(m), id, *in.Active); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
