@@ -207,6 +207,9 @@ func (s *Service) AccrueOrder(ctx context.Context, shop Shop, e OrderPaid) (Outc
 			return err
 		}
 		if e.Customer == nil || e.Customer.PlatformID == "" {
+			// Nobody earns, but the KPIs count what guests spend as
+			// non-members' revenue.
+			o.Eligible = prog.EligibleOnPaid(e)
 			o.Status, o.SkipReason = OrderStatusSkipped, string(SkipGuest)
 			out.Skipped = SkipGuest
 			return tx.SaveOrder(ctx, o)

@@ -127,7 +127,7 @@ func TestAccrueOrder(t *testing.T) {
 		}
 		f.balance("c1", 100, 0)
 	})
-	t.Run("a guest checkout earns nothing and is recorded as skipped", func(t *testing.T) {
+	t.Run("a guest checkout earns nothing and is recorded as skipped, with what it was worth", func(t *testing.T) {
 		f := newFixture(t, nil)
 		e := paid("2", "", "50.00")
 		e.Customer = nil
@@ -135,8 +135,8 @@ func TestAccrueOrder(t *testing.T) {
 			t.Fatalf("outcome = %+v, want skipped as guest", out)
 		}
 		o, err := f.store.Order(f.ctx, f.shop.ID, "2")
-		if err != nil || o.Status != app.OrderStatusSkipped || o.SkipReason == "" {
-			t.Fatalf("order = %+v, %v; want skipped with a reason", o, err)
+		if err != nil || o.Status != app.OrderStatusSkipped || o.SkipReason == "" || o.Eligible != app.MustAmount("50.00") || o.PointsEarned != 0 {
+			t.Fatalf("order = %+v, %v; want skipped with a reason and its eligible amount for the KPIs", o, err)
 		}
 	})
 	t.Run("the earn rate and rounding are the program's", func(t *testing.T) {
