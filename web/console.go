@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ var consoleFuncs = template.FuncMap{
 		}
 		return "0"
 	},
-	"money": func(a app.Amount, currency string) string { return a.String() + " " + currency },
+	"money": func(a app.Amount, currency string) string { return groupAmount(a.String()) + " " + currency },
 	"date": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -94,6 +95,24 @@ func groupDigits(n int64) string {
 		return "−" + b.String()
 	}
 	return b.String()
+}
+
+// groupAmount groups the whole part of a decimal amount as groupDigits
+// does: 12646.50 → 12 646.50.
+func groupAmount(s string) string {
+	whole, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return s
+	}
+	out := groupDigits(n)
+	if strings.HasPrefix(whole, "-") && n == 0 {
+		out = "−" + out
+	}
+	if frac != "" {
+		out += "." + frac
+	}
+	return out
 }
 
 // Page is one console page to render: the template's name, the title, an
@@ -148,6 +167,9 @@ func (s *Server) renderConsole(c echo.Context, status int, p Page) error {
 	m, shop := staffOf(c)
 	view := consoleView{Page: p, Staff: m, Shop: shop, CSRF: sessionOf(c).CSRF}
 	path := c.Request().URL.Path
+	if strings.HasPrefix(path, "/console/tokens") {
+		path = "/console/account" // a new token is shown on the account page
+	}
 	for _, item := range consoleNav {
 		if item.Perm != "" && !m.Can(item.Perm) {
 			continue
