@@ -205,26 +205,33 @@ const (
 // Callers call it after their own work committed; a failure here never
 // undoes theirs, and calling again with the same key is always safe.
 func (s *Service) Notify(ctx context.Context, shop Shop, n Notice) (queued bool, err error) {
+	row, added, err := s.notify(ctx, shop, n)
+	return added && row.Status == NotificationQueued, err
+}
+
+// notify is Notify, returning the notification recorded for the key and
+// whether this call recorded it.
+func (s *Service) notify(ctx context.Context, shop Shop, n Notice) (Notification, bool, error) {
 	n.Key = strings.TrimSpace(n.Key)
 	switch {
 	case !n.Kind.Valid():
-		return false, Errorf(EInvalid, "unknown message kind %q", n.Kind)
+		return Notification{}, false, Errorf(EInvalid, "unknown message kind %q", n.Kind)
 	case n.Key == "":
-		return false, Errorf(EInvalid, "a notice needs a key")
+		return Notification{}, false, Errorf(EInvalid, "a notice needs a key")
 	case n.CustomerID == 0:
-		return false, Errorf(EInvalid, "a notice needs a customer")
+		return Notification{}, false, Errorf(EInvalid, "a notice needs a customer")
 	}
 	prog, err := s.store.Program(ctx, shop.ID)
 	if err != nil {
-		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+		return Notification{}, false, fmt.Errorf("notify %s: %w", n.Key, err)
 	}
 	c, err := s.store.CustomerByID(ctx, shop.ID, n.CustomerID)
 	if err != nil {
-		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+		return Notification{}, false, fmt.Errorf("notify %s: %w", n.Key, err)
 	}
 	skip, err := s.whyNotSend(ctx, shop, prog, c, n.Kind)
 	if err != nil {
-		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+		return Notification{}, false, fmt.Errorf("notify %s: %w", n.Key, err)
 	}
 	row := Notification{ShopID: shop.ID, CustomerID: c.ID, Notice: n, Email: c.Email, Locale: c.Locale,
 		Status: NotificationQueued, LastError: skip, CreatedAt: s.now()}
@@ -233,16 +240,16 @@ func (s *Service) Notify(ctx context.Context, shop Shop, n Notice) (queued bool,
 	}
 	row, added, err := s.store.AddNotification(ctx, row)
 	if err != nil {
-		return false, fmt.Errorf("notify %s: %w", n.Key, err)
+		return Notification{}, false, fmt.Errorf("notify %s: %w", n.Key, err)
 	}
 	if !added || row.Status != NotificationQueued {
-		return false, nil
+		return row, added, nil
 	}
 	if s.notices != nil {
 		// The row is the outbox: if the queue is down, the sweep sends it.
 		_ = s.notices.QueueNotice(ctx, shop, row)
 	}
-	return true, nil
+	return row, true, nil
 }
 
 // whyNotSend says why a message must not go out, or "" when it may.

@@ -307,10 +307,14 @@ func apiCustomerFileOut(f app.CustomerFile) apiCustomerFile {
 		out.Redemptions[i] = redemptionOut(r)
 	}
 	for i, n := range f.Notifications {
-		out.Notifications[i] = apiNotification{ID: n.ID, Kind: string(n.Notice.Kind), Status: string(n.Status), Email: n.Email,
-			Locale: n.Locale, Points: n.Notice.Points, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, SentAt: n.SentAt}
+		out.Notifications[i] = apiNotificationOut(n)
 	}
 	return out
+}
+
+func apiNotificationOut(n app.Notification) apiNotification {
+	return apiNotification{ID: n.ID, Kind: string(n.Notice.Kind), Status: string(n.Status), Email: n.Email,
+		Locale: n.Locale, Points: n.Notice.Points, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, SentAt: n.SentAt}
 }
 
 // apiSearchCustomers finds customers by email prefix, name or platform id,

@@ -153,6 +153,17 @@ func TestAdminAPIRolesOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c1, err := r.svc.Balance(ctx, shop, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Notify(ctx, shop, app.Notice{Kind: app.MessageEarned, CustomerID: c1.ID, Points: 100, Key: "earned:matrix"}); err != nil {
+		t.Fatal(err)
+	}
+	messages, err := r.svc.Notifications(ctx, shop, "c1", 1)
+	if err != nil || len(messages) != 1 {
+		t.Fatalf("%+v %v", messages, err)
+	}
 	id := func(n int64) string { return strconv.FormatInt(n, 10) }
 	bonus := map[string]int64{"owner@acme.test": 10, "admin@acme.test": 20, "support@acme.test": 30}
 
@@ -193,6 +204,10 @@ func TestAdminAPIRolesOnEveryRoute(t *testing.T) {
 		}},
 		{"PATCH", "/api/admin/staff/:id", app.ManageStaff, 204, func(e string) string { return "/api/admin/staff/" + id(promote[e]) }, func(string) string { return `{"role": "admin"}` }},
 		{"DELETE", "/api/admin/staff/:id", app.ManageStaff, 204, func(e string) string { return "/api/admin/staff/" + id(disable[e]) }, nil},
+		{"POST", "/api/admin/notifications/:id/resend", app.ResendMessages, 201, func(string) string {
+			return "/api/admin/notifications/" + id(messages[0].ID) + "/resend"
+		}, nil},
+		{"GET", "/api/admin/customers/:customer/data", app.ExportCustomerData, 200, func(string) string { return "/api/admin/customers/c1/data" }, nil},
 	}
 
 	t.Run("the table names every registered admin API route", func(t *testing.T) {

@@ -30,6 +30,7 @@ var customerNotices = map[string]string{
 	"undone":    "The adjustment is undone: a reversing entry is in the ledger.",
 	"approved":  "Approved: the points are posted to the customer's ledger.",
 	"rejected":  "Rejected: the customer's points are unchanged.",
+	"resent":    "The message is queued to be sent again.",
 	"imported":  "Import done: the balances are updated as the preview showed. Each change is in the customer's ledger and in the audit log.",
 }
 
@@ -66,6 +67,8 @@ type customerView struct {
 	DecidedRequests []app.AdjustmentRequest
 	CanAdjust       bool
 	CanApprove      bool
+	CanResend       bool
+	CanExportData   bool
 	Limit           int64
 	Limited         bool
 	Form            adjustForm
@@ -125,7 +128,7 @@ func (s *Server) customerPage(c echo.Context, form adjustForm) (Page, error) {
 		return Page{}, err
 	}
 	v := customerView{File: f, Name: customerName(f.Customer), CanAdjust: m.Can(app.AdjustBalance),
-		CanApprove: m.Can(app.ApproveAdjustments), Form: form, MoreEntries: len(f.Entries) >= entryLimit}
+		CanApprove: m.Can(app.ApproveAdjustments), CanResend: m.Can(app.ResendMessages), CanExportData: m.Can(app.ExportCustomerData), Form: form, MoreEntries: len(f.Entries) >= entryLimit}
 	v.Limit, v.Limited = prog.AdjustLimit(m.Role)
 	for i := range f.Lots {
 		if f.Lots[i].ExpiresAt != nil && (v.NextExpiry == nil || f.Lots[i].ExpiresAt.Before(*v.NextExpiry.ExpiresAt)) {

@@ -66,6 +66,8 @@ func (s *Server) routes() {
 		e.POST("/console/import", s.consoleImport, s.requireStaff(app.AdjustBalance))
 		e.GET("/console/export/members.csv", s.exportMembers, s.requireStaff(app.ExportCustomerData))
 		e.GET("/console/export/ledger.csv", s.exportLedger, s.requireStaff(app.ExportCustomerData))
+		e.POST("/console/notifications/:id/resend", s.consoleResend, s.requireStaff(app.ResendMessages))
+		e.GET("/console/customers/:customer/data.json", s.consoleCustomerData, s.requireStaff(app.ExportCustomerData))
 		e.GET("/api/admin/me", s.adminMe, s.requireAPIToken(""))
 		e.GET("/api/admin/staff", s.adminStaff, s.requireAPIToken(app.ManageStaff))
 		// admin API
@@ -91,6 +93,8 @@ func (s *Server) routes() {
 		e.POST("/api/admin/staff", s.apiAddStaff, s.requireAPIToken(app.ManageStaff))
 		e.PATCH("/api/admin/staff/:id", s.apiSetStaffRole, s.requireAPIToken(app.ManageStaff))
 		e.DELETE("/api/admin/staff/:id", s.apiDisableStaff, s.requireAPIToken(app.ManageStaff))
+		e.POST("/api/admin/notifications/:id/resend", s.apiResend, s.requireAPIToken(app.ResendMessages))
+		e.GET("/api/admin/customers/:customer/data", s.apiCustomerData, s.requireAPIToken(app.ExportCustomerData))
 	}
 
 	// The signed link in every message to a shopper: GET shows, POST stops.
@@ -170,6 +174,8 @@ func (s *Server) routes() {
 		embedded.POST("/staff", s.apiAddStaff)
 		embedded.PATCH("/staff/:id", s.apiSetStaffRole)
 		embedded.DELETE("/staff/:id", s.apiDisableStaff)
+		embedded.POST("/notifications/:id/resend", s.apiResend)
+		embedded.GET("/customers/:customer/data", s.apiCustomerData)
 	}
 }
 
