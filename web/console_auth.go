@@ -80,7 +80,9 @@ type loginForm struct {
 }
 
 func (s *Server) loginPage(c echo.Context) error {
-	return renderPage(c, http.StatusOK, loginTemplate, loginForm{})
+	// The Shopify admin's link names the shop, so staff type only their
+	// own email and password.
+	return renderPage(c, http.StatusOK, loginTemplate, loginForm{Shop: strings.ToLower(strings.TrimSpace(c.QueryParam("shop")))})
 }
 
 // login signs a staff member in. The shop comes from the form here only:

@@ -59,22 +59,27 @@ h1{font-size:1.3rem;margin:0 0 1rem}h2{font-size:1rem;margin:0 0 .5rem}dl{displa
 <dt>Points usable</dt><dd>{{if .Program.PendingDays}}{{.Program.PendingDays}} days after payment{{else}}right after payment{{end}}</dd>
 <dt>Expiry</dt><dd>{{if .Program.ExpiryDays}}{{.Program.ExpiryDays}} days after they are earned{{else}}never{{end}}</dd>
 </dl></section>
+{{with .ConsoleURL}}<section><h2>Console</h2>
+<p>Customers, balance adjustments, approvals, rewards, program settings, staff, the audit log and KPIs are in the loyalty console,
+which opens in its own tab. Staff sign in there with their own email and password: the shop's owner adds them on its Staff page.</p>
+<p><a href="{{.}}" target="_blank" rel="noopener">Open the loyalty console</a></p></section>{{end}}
 </main></body></html>
 `))
 
 // homePage is the app inside the Shopify admin.
-func homePage(apiKey string, shop app.Shop, p app.Program) string {
+func homePage(apiKey string, shop app.Shop, p app.Program, consoleURL string) string {
 	earn := fmt.Sprintf("%s point(s) per 1 %s spent on products", p.EarnRate, shop.Currency)
 	if p.EarnOnShipping {
 		earn += " and shipping"
 	}
 	var b bytes.Buffer
 	home.Execute(&b, struct {
-		APIKey  string
-		Shop    app.Shop
-		Program app.Program
-		Earn    string
-	}{apiKey, shop, p, earn})
+		APIKey     string
+		Shop       app.Shop
+		Program    app.Program
+		Earn       string
+		ConsoleURL string
+	}{apiKey, shop, p, earn, consoleURL})
 	return b.String()
 }
 

@@ -291,7 +291,11 @@ func (s *Server) shopifyHome(c echo.Context, shop app.Shop) error {
 	if err != nil {
 		return err
 	}
-	return c.HTML(http.StatusOK, homePage(s.deps.Shopify.APIKey, shop, p))
+	console := ""
+	if s.deps.Console != nil {
+		console = "/console/login?shop=" + url.QueryEscape(shop.Domain)
+	}
+	return c.HTML(http.StatusOK, homePage(s.deps.Shopify.APIKey, shop, p, console))
 }
 
 func randomNonce() string {

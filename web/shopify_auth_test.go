@@ -64,7 +64,7 @@ func newInstallRig(t *testing.T) *installRig {
 	}
 	reg := prometheus.NewRegistry()
 	intake := webhooks.New(webhooks.Config{ShopifySecrets: []string{testenv.ShopifySecret}}, env.Service, env.Redis, env.Store, env.Log, webhooks.NewMetrics(reg))
-	srv := web.New(web.Deps{Service: env.Service, Intake: intake, Shopify: auth, Registry: reg, Postgres: env.Store,
+	srv := web.New(web.Deps{Service: env.Service, Intake: intake, Shopify: auth, Console: &web.Console{}, Registry: reg, Postgres: env.Store,
 		Redis: pinger{env.Redis}, MaxWebhookBody: maxBody, Log: env.Log})
 	mux.Handle("/", srv.Handler())
 
@@ -191,6 +191,13 @@ func TestShopifyInstall(t *testing.T) {
 		resp, body := r.get(t, r.app.URL+"/auth/shopify/install?"+r.shopify.InstallQuery(newShop, r.now).Encode())
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Loyalty is active on") || !strings.Contains(body, apiKey) {
 			t.Fatalf("status %d:\n%s", resp.StatusCode, body)
+		}
+		link := "/console/login?shop=" + newShop
+		if !strings.Contains(body, `href="`+link+`" target="_blank"`) {
+			t.Fatalf("no link to the console:\n%s", body)
+		}
+		if _, login := r.get(t, r.app.URL+link); !strings.Contains(login, `name="shop" value="`+newShop+`"`) {
+			t.Fatalf("the console's sign-in does not name the shop:\n%s", login)
 		}
 	})
 
