@@ -276,16 +276,7 @@ func (s *Server) consoleUndo(c echo.Context) error {
 	}
 	customer := c.FormValue("customer")
 	if _, err := s.deps.Service.UndoAdjustment(c.Request().Context(), shop, m, id, strings.TrimSpace(c.FormValue("note"))); err != nil {
-		if customer == "" {
-			return err
-		}
-		c.SetParamNames("customer")
-		c.SetParamValues(customer)
-		p, perr := s.customerPage(c, adjustForm{Key: newFormKey()})
-		if perr != nil {
-			return err
-		}
-		return s.consoleError(c, err, p)
+		return s.customerPageError(c, customer, err)
 	}
 	if customer == "" {
 		return c.Redirect(http.StatusSeeOther, "/console/customers?notice=undone")

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -72,59 +71,6 @@ func sessionShop(c echo.Context) app.Shop { return c.Get(sessionShopKey).(app.Sh
 // the ledger and the audit log.
 func sessionStaff(c echo.Context) string {
 	return "shopify user " + c.Get("shopify.user").(string)
-}
-
-func (s *Server) listRewards(c echo.Context) error {
-	list, err := s.deps.Service.Rewards(c.Request().Context(), sessionShop(c))
-	if err != nil {
-		return err
-	}
-	out := make([]rewardJSON, len(list))
-	for i, r := range list {
-		out[i] = rewardOut(r)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"rewards": out})
-}
-
-func (s *Server) addReward(c echo.Context) error {
-	var in rewardJSON
-	if err := c.Bind(&in); err != nil {
-		return app.Errorf(app.EInvalid, "the body must be a JSON reward")
-	}
-	amount, err := app.ParseAmount(in.Amount)
-	if err != nil {
-		return app.Errorf(app.EInvalid, "amount: %v", err)
-	}
-	minSubtotal, err := app.ParseAmount(in.MinSubtotal)
-	if err != nil {
-		return app.Errorf(app.EInvalid, "min_subtotal: %v", err)
-	}
-	m, _ := staffOf(c)
-	r, err := s.deps.Service.AddRewardAs(c.Request().Context(), sessionShop(c), app.StaffLabel(m), app.Reward{Name: in.Name, Kind: app.RewardKind(in.Kind),
-		Points: in.Points, Amount: amount, PointsPerUnit: in.PointsPerUnit, MinPoints: in.MinPoints, MaxPoints: in.MaxPoints,
-		Percentage: in.Percentage, MinSubtotal: minSubtotal, ExpiryDays: in.ExpiryDays, Active: true})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, rewardOut(r))
-}
-
-func (s *Server) setRewardActive(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		return app.Errorf(app.ENotFound, "no such reward")
-	}
-	var in struct {
-		Active *bool `json:"active"`
-	}
-	if err := c.Bind(&in); err != nil || in.Active == nil {
-		return app.Errorf(app.EInvalid, `the body must be {"active": true} or {"active": false}`)
-	}
-	m, _ := staffOf(c)
-	if err := s.deps.Service.SetRewardActiveAs(c.Request().Context(), sessionShop(c), app.StaffLabel(m), id, *in.Active); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // redeemForCustomer lets staff redeem a reward for a shopper. The

@@ -53,7 +53,7 @@ func TestRewardsAdminAPI(t *testing.T) {
 	})
 	t.Run("the catalogue lists it", func(t *testing.T) {
 		status, body := r.api(t, newShop, http.MethodGet, "/rewards", "", nil)
-		if status != http.StatusOK || len(body["rewards"].([]any)) != 1 {
+		if status != http.StatusOK || len(body["data"].([]any)) != 1 {
 			t.Fatalf("%d %v", status, body)
 		}
 	})
@@ -96,7 +96,7 @@ func TestRewardsAdminAPI(t *testing.T) {
 		if resp, body, _ := r.install(t, "inny-sklep.myshopify.com"); resp.StatusCode != http.StatusFound {
 			t.Fatalf("install: %d %s", resp.StatusCode, body)
 		}
-		if status, body := r.api(t, "inny-sklep.myshopify.com", http.MethodGet, "/rewards", "", nil); status != http.StatusOK || len(body["rewards"].([]any)) != 0 {
+		if status, body := r.api(t, "inny-sklep.myshopify.com", http.MethodGet, "/rewards", "", nil); status != http.StatusOK || len(body["data"].([]any)) != 0 {
 			t.Fatalf("%d %v", status, body)
 		}
 		if status, _ := r.api(t, "inny-sklep.myshopify.com", http.MethodGet, "/customers/7000000000000000001/redemptions", "", nil); status != http.StatusNotFound {

@@ -148,13 +148,13 @@ func (s *Server) routes() {
 		embedded := e.Group("/embedded/api", s.requireShopifySession)
 		embedded.GET("/session", s.embeddedSession)
 		embedded.GET("/me", s.adminMe)
-		embedded.GET("/rewards", s.listRewards)
-		embedded.POST("/rewards", s.addReward)
-		embedded.PATCH("/rewards/:id", s.setRewardActive)
+		embedded.GET("/rewards", s.apiRewards)
+		embedded.POST("/rewards", s.apiAddReward)
+		embedded.PATCH("/rewards/:id", s.apiSetRewardActive)
 		embedded.POST("/redemptions", s.redeemForCustomer)
 		embedded.GET("/customers/:customer/redemptions", s.customerRedemptions)
-		// admin API (embedded): the same handlers as /api/admin (the rewards
-		// routes above already exist); Shopify users act as the owner.
+		// admin API (embedded): the same handlers as /api/admin; Shopify
+		// users act as the owner.
 		embedded.GET("/customers", s.apiSearchCustomers)
 		embedded.GET("/customers/:customer", s.apiCustomerFile)
 		embedded.POST("/customers/:customer/adjustments", s.apiAdjust)

@@ -20,21 +20,28 @@ func (s *Server) consoleResend(c echo.Context) error {
 	}
 	customer := c.FormValue("customer")
 	if _, err := s.deps.Service.ResendNotification(c.Request().Context(), shop, m, id, c.FormValue("key")); err != nil {
-		if customer == "" {
-			return err
-		}
-		c.SetParamNames("customer")
-		c.SetParamValues(customer)
-		p, perr := s.customerPage(c, adjustForm{Key: newFormKey()})
-		if perr != nil {
-			return err
-		}
-		return s.consoleError(c, err, p)
+		return s.customerPageError(c, customer, err)
 	}
 	if customer == "" {
 		return c.Redirect(http.StatusSeeOther, "/console/customers?notice=resent")
 	}
 	return c.Redirect(http.StatusSeeOther, customerPath(customer)+"?notice=resent#msg-h")
+}
+
+// customerPageError shows err on the customer's page a form came from
+// (the form names the customer only to come back to it), or passes it to
+// the error handler when there is no such page to show.
+func (s *Server) customerPageError(c echo.Context, customer string, err error) error {
+	if customer == "" {
+		return err
+	}
+	c.SetParamNames("customer")
+	c.SetParamValues(customer)
+	p, perr := s.customerPage(c, adjustForm{Key: newFormKey()})
+	if perr != nil {
+		return err
+	}
+	return s.consoleError(c, err, p)
 }
 
 // consoleCustomerData downloads everything the app holds about a customer
