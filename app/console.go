@@ -85,6 +85,17 @@ const (
 	MaxPageSize     = 100
 )
 
+// cut makes a page of the up to limit+1 items a store returned: the
+// first limit, and the cursor of the next page (the last item's id), 0
+// when no item is left over.
+func cut[T any](items []T, limit int, id func(T) int64) ([]T, int64) {
+	if len(items) <= limit {
+		return items, 0
+	}
+	items = items[:limit]
+	return items, id(items[limit-1])
+}
+
 func pageSize(n int) int {
 	if n <= 0 {
 		return DefaultPageSize
@@ -103,11 +114,7 @@ func (s *Service) SearchCustomers(ctx context.Context, shop Shop, q CustomerQuer
 		return CustomerPage{}, err
 	}
 	var page CustomerPage
-	if len(found) > q.Limit {
-		found = found[:q.Limit]
-		page.Next = found[len(found)-1].ID
-	}
-	page.Customers = found
+	page.Customers, page.Next = cut(found, q.Limit, func(c Customer) int64 { return c.ID })
 	return page, nil
 }
 
@@ -202,10 +209,6 @@ func (s *Service) AuditTrail(ctx context.Context, shop Shop, q AuditQuery) (Audi
 		return AuditPage{}, err
 	}
 	var page AuditPage
-	if len(lines) > q.Limit {
-		lines = lines[:q.Limit]
-		page.Next = lines[len(lines)-1].ID
-	}
-	page.Entries = lines
+	page.Entries, page.Next = cut(lines, q.Limit, func(e AuditEntry) int64 { return e.ID })
 	return page, nil
 }
