@@ -15,7 +15,8 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // SearchCustomers matches what support staff type: a platform id exactly,
 // the beginning of an email (served by customers_email_prefix), or any
-// part of a name. Text with an @ is an email and nothing else.
+// part of a name (customers_name_trgm). Text with an @ is an email and
+// nothing else.
 func (s *Store) SearchCustomers(ctx context.Context, shopID int64, q app.CustomerQuery) ([]app.Customer, error) {
 	where := []string{"shop_id = ?"}
 	args := []any{shopID}
@@ -27,9 +28,10 @@ func (s *Store) SearchCustomers(ctx context.Context, shopID int64, q app.Custome
 		if strings.Contains(text, "@") {
 			where, args = append(where, `lower(email) LIKE ?`), append(args, prefix)
 		} else {
-			where = append(where, `(platform_id = ? OR lower(email) LIKE ? OR
-				lower(first_name || ' ' || last_name) LIKE ? OR lower(last_name) LIKE ?)`)
-			args = append(args, q.Text, prefix, "%"+prefix, prefix)
+			// Each branch has its index (the shop's platform ids, email
+			// prefixes, name trigrams), so the planner ORs three bitmaps.
+			where = append(where, `(platform_id = ? OR lower(email) LIKE ? OR lower(first_name || ' ' || last_name) LIKE ?)`)
+			args = append(args, q.Text, prefix, "%"+prefix)
 		}
 	}
 	args = append(args, q.Limit+1)
