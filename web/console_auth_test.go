@@ -62,8 +62,8 @@ func newConsoleRig(t *testing.T, secure bool) *consoleRig {
 		}
 	}
 	s := New(Deps{Service: r.svc, Registry: prometheus.NewRegistry(), Log: env.Log, Console: &Console{Secure: secure}})
-	// An owner- and admin-only console action, standing in for the
-	// program settings pages to come.
+	// A bare action that needs EditProgram and does nothing, so the tests
+	// of the middleware (session, CSRF, roles) depend on no page's form.
 	s.echo.POST("/console/test/program", func(c echo.Context) error {
 		_, shop := staffOf(c)
 		return c.String(http.StatusOK, "program of "+shop.Domain)
