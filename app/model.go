@@ -227,9 +227,12 @@ type Customer struct {
 	Balance    int64
 	Pending    int64
 	// Birthday is nil until the shopper (or support) gives it.
-	Birthday  *Birthday
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Birthday *Birthday
+	// UnsubscribedAt is when the shopper stopped all messages; nil while
+	// they get them.
+	UnsubscribedAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Birthday is a day of the year: the year of birth is not ours to keep.

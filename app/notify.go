@@ -229,10 +229,13 @@ func (s *Service) notify(ctx context.Context, shop Shop, n Notice) (Notification
 	if err != nil {
 		return Notification{}, false, fmt.Errorf("notify %s: %w", n.Key, err)
 	}
-	skip, err := s.whyNotSend(ctx, shop, prog, c, n.Kind)
-	if err != nil {
-		return Notification{}, false, fmt.Errorf("notify %s: %w", n.Key, err)
-	}
+	return s.record(ctx, shop, prog, c, n)
+}
+
+// record is notify with the program and customer read: a caller with
+// several notices for one customer reads them once.
+func (s *Service) record(ctx context.Context, shop Shop, prog Program, c Customer, n Notice) (Notification, bool, error) {
+	skip := whyNotSend(shop, prog, c, n.Kind)
 	row := Notification{ShopID: shop.ID, CustomerID: c.ID, Notice: n, Email: c.Email, Locale: c.Locale,
 		Status: NotificationQueued, LastError: skip, CreatedAt: s.now()}
 	if skip != "" {
@@ -253,23 +256,18 @@ func (s *Service) notify(ctx context.Context, shop Shop, n Notice) (Notification
 }
 
 // whyNotSend says why a message must not go out, or "" when it may.
-func (s *Service) whyNotSend(ctx context.Context, shop Shop, prog Program, c Customer, kind MessageKind) (string, error) {
+func whyNotSend(shop Shop, prog Program, c Customer, kind MessageKind) string {
 	switch {
 	case !shop.Active():
-		return skipInactive, nil
+		return skipInactive
 	case !prog.Messages.On(kind):
-		return skipSwitchedOff, nil
+		return skipSwitchedOff
 	case strings.TrimSpace(c.Email) == "":
-		return skipNoEmail, nil
+		return skipNoEmail
+	case c.UnsubscribedAt != nil:
+		return skipUnsub
 	}
-	unsub, err := s.store.Unsubscribed(ctx, shop.ID, c.ID)
-	if err != nil {
-		return "", err
-	}
-	if unsub != nil {
-		return skipUnsub, nil
-	}
-	return "", nil
+	return ""
 }
 
 // DeliverNotice sends a queued notification and records the attempt. The
@@ -298,10 +296,7 @@ func (s *Service) DeliverNotice(ctx context.Context, id int64, mailer Mailer, la
 	if err != nil {
 		return n, err
 	}
-	skip, err := s.whyNotSend(ctx, shop, prog, c, n.Notice.Kind)
-	if err != nil {
-		return n, err
-	}
+	skip := whyNotSend(shop, prog, c, n.Notice.Kind)
 	if skip == "" && strings.TrimSpace(n.Email) == "" {
 		skip = skipNoEmail
 	}
@@ -344,33 +339,56 @@ const joinedRecently = 24 * time.Hour
 // order) and points earned for each earn entry. The keys make it safe to
 // call again for the same outcome.
 func (s *Service) NotifyOutcome(ctx context.Context, shop Shop, out Outcome) error {
-	var errs []error
+	var notices []Notice
 	for _, e := range out.Entries {
 		switch {
 		case e.Kind == KindBonus && strings.HasSuffix(e.IdempotencyKey, ":signup"):
-			errs = append(errs, s.NotifyWelcome(ctx, shop, e.CustomerID, e.Points))
+			notices = append(notices, welcome(e.CustomerID, e.Points))
 		case e.Kind == KindEarn:
-			c, err := s.store.CustomerByID(ctx, shop.ID, e.CustomerID)
-			if err != nil {
+			notices = append(notices, Notice{Kind: MessageEarned, CustomerID: e.CustomerID, Points: e.Points,
+				Key: fmt.Sprintf("earned:%d", e.ID)})
+		}
+	}
+	if len(notices) == 0 {
+		return nil
+	}
+	// One program and one read per customer, however many notices: this
+	// runs after every paid order.
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	customers := map[int64]Customer{}
+	var errs []error
+	for _, n := range notices {
+		c, ok := customers[n.CustomerID]
+		if !ok {
+			if c, err = s.store.CustomerByID(ctx, shop.ID, n.CustomerID); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			if s.now().Sub(c.CreatedAt) < joinedRecently {
-				errs = append(errs, s.NotifyWelcome(ctx, shop, c.ID, 0))
+			customers[n.CustomerID] = c
+			// Points from a first order welcome a shopper who just joined.
+			if n.Kind == MessageEarned && s.now().Sub(c.CreatedAt) < joinedRecently {
+				_, _, err := s.record(ctx, shop, prog, c, welcome(c.ID, 0))
+				errs = append(errs, err)
 			}
-			_, err = s.Notify(ctx, shop, Notice{Kind: MessageEarned, CustomerID: e.CustomerID, Points: e.Points,
-				Key: fmt.Sprintf("earned:%d", e.ID)})
-			errs = append(errs, err)
 		}
+		_, _, err := s.record(ctx, shop, prog, c, n)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// welcome is the welcome notice of a customer, once per customer.
+func welcome(customerID, points int64) Notice {
+	return Notice{Kind: MessageWelcome, CustomerID: customerID, Points: points, Key: fmt.Sprintf("welcome:%d", customerID)}
 }
 
 // NotifyWelcome welcomes a customer to the program once, with the points
 // they joined with (0: none).
 func (s *Service) NotifyWelcome(ctx context.Context, shop Shop, customerID, points int64) error {
-	_, err := s.Notify(ctx, shop, Notice{Kind: MessageWelcome, CustomerID: customerID, Points: points,
-		Key: fmt.Sprintf("welcome:%d", customerID)})
+	_, err := s.Notify(ctx, shop, welcome(customerID, points))
 	return err
 }
 

@@ -31,11 +31,7 @@ func (s *Service) ResendNotification(ctx context.Context, shop Shop, m Staff, no
 	if err != nil {
 		return Notification{}, err
 	}
-	skip, err := s.whyNotSend(ctx, shop, prog, c, n.Notice.Kind)
-	if err != nil {
-		return Notification{}, err
-	}
-	if skip != "" {
+	if skip := whyNotSend(shop, prog, c, n.Notice.Kind); skip != "" {
 		return Notification{}, Errorf(EInvalid, "the message cannot be sent again: %s", skip)
 	}
 	again := n.Notice

@@ -10,25 +10,26 @@ import (
 )
 
 type customerRow struct {
-	ID         int64
-	ShopID     int64
-	PlatformID string
-	Email      string
-	FirstName  string
-	LastName   string
-	Locale     string
-	Balance    int64
-	Pending    int64
-	BirthMonth *int
-	BirthDay   *int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID             int64
+	ShopID         int64
+	PlatformID     string
+	Email          string
+	FirstName      string
+	LastName       string
+	Locale         string
+	Balance        int64
+	Pending        int64
+	BirthMonth     *int
+	BirthDay       *int
+	UnsubscribedAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 func (r customerRow) toApp() app.Customer {
 	c := app.Customer{ID: r.ID, ShopID: r.ShopID, PlatformID: r.PlatformID, Email: r.Email,
 		FirstName: r.FirstName, LastName: r.LastName, Locale: r.Locale, Balance: r.Balance,
-		Pending: r.Pending, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Pending: r.Pending, UnsubscribedAt: r.UnsubscribedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.BirthMonth != nil && r.BirthDay != nil {
 		c.Birthday = &app.Birthday{Month: time.Month(*r.BirthMonth), Day: *r.BirthDay}
 	}
@@ -36,7 +37,7 @@ func (r customerRow) toApp() app.Customer {
 }
 
 const customerColumns = `id, shop_id, platform_id, email, first_name, last_name, locale, balance, pending,
-	birth_month, birth_day, created_at, updated_at`
+	birth_month, birth_day, unsubscribed_at, created_at, updated_at`
 
 type orderRow struct {
 	ID             int64
@@ -382,6 +383,9 @@ func (t *ledgerTx) LockCustomerByID(ctx context.Context, customerID int64) (app.
 // customer's lots or balance until commit.
 func (t *ledgerTx) Post(ctx context.Context, p app.Posting) (app.Entry, error) {
 	db := t.db.WithContext(ctx)
+	if p.Points > 0 {
+		return t.credit(db, p)
+	}
 	// The read is the fast path under the customer lock; the unique key on
 	// (shop_id, idempotency_key) remains the last word.
 	var seen []int64
@@ -391,9 +395,6 @@ func (t *ledgerTx) Post(ctx context.Context, p app.Posting) (app.Entry, error) {
 	}
 	if len(seen) > 0 {
 		return app.Entry{}, app.ErrDuplicate
-	}
-	if p.Points > 0 {
-		return t.credit(db, p)
 	}
 	return t.debit(db, p)
 }
@@ -407,44 +408,55 @@ type balances struct {
 	PlatformID string
 }
 
+// credit adds points in one statement, so one round trip for every paid
+// order: the idempotency check, the balance (or pending) move, the entry
+// and its lot. A repeated key moves nothing and returns no row. A lot holds
+// what the credit leaves after repaying points the customer owed (a
+// reversal that took the balance below zero); a pending lot holds it all.
 func (t *ledgerTx) credit(db *gorm.DB, p app.Posting) (app.Entry, error) {
 	pending := p.AvailableAt.After(p.At)
-	var after balances
-	moveBalance := `UPDATE customers SET balance = balance + ?, last_activity_at = COALESCE(?, last_activity_at),
-		updated_at = now() WHERE id = ? RETURNING balance, pending, shop_id, platform_id`
+	toBalance, toPending := p.Points, int64(0)
 	if pending {
-		moveBalance = `UPDATE customers SET pending = pending + ?, last_activity_at = COALESCE(?, last_activity_at),
-		updated_at = now() WHERE id = ? RETURNING balance, pending, shop_id, platform_id`
+		toBalance, toPending = 0, p.Points
 	}
-	if err := db.Raw(moveBalance, p.Points, activityAt(p), p.CustomerID).Scan(&after).Error; err != nil {
-		return app.Entry{}, translate(err)
-	}
-	t.touch(after.ShopID, p.CustomerID, after.PlatformID)
-	remaining := p.Points
-	if !pending && after.Balance-p.Points < 0 {
-		// The customer owed points (a reversal took them below zero): the
-		// credit repays that first, and only the rest is held in the lot.
-		remaining = max(0, after.Balance)
-	}
-	var row entryRow
-	err := db.Raw(`WITH e AS (
+	var rows []entryRow
+	err := db.Raw(`WITH b AS (
+			UPDATE customers SET balance = balance + ?, pending = pending + ?,
+				last_activity_at = COALESCE(?, last_activity_at), updated_at = now()
+			WHERE id = ? AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE shop_id = ? AND idempotency_key = ?)
+			RETURNING balance, pending
+		), e AS (
 			INSERT INTO ledger_entries (shop_id, customer_id, order_id, kind, points, unrecovered, balance_after,
 				pending_after, cause_order, cause_refund, cause_job, staff, reason, reason_code, undoes_entry, idempotency_key, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			SELECT ?, ?, ?, ?, ?, ?, b.balance, b.pending, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM b
 			RETURNING `+entryColumns+`
 		), l AS (
 			INSERT INTO lots (customer_id, entry_id, order_id, points, remaining, pending, earned_at, available_at, expires_at)
-			SELECT customer_id, id, ?, points, ?, ?, ?, ?, ? FROM e
+			SELECT e.customer_id, e.id, ?, e.points, CASE WHEN ? THEN e.points ELSE LEAST(e.points, GREATEST(b.balance, 0)) END,
+				?, ?, ?, ? FROM e, b
 		)
 		SELECT * FROM e`,
-		p.ShopID, p.CustomerID, nullID(p.OrderID), string(p.Kind), p.Points, p.Unrecovered, after.Balance, after.Pending,
+		toBalance, toPending, activityAt(p), p.CustomerID, p.ShopID, p.IdempotencyKey,
+		p.ShopID, p.CustomerID, nullID(p.OrderID), string(p.Kind), p.Points, p.Unrecovered,
 		p.Cause.OrderID, p.Cause.RefundID, p.Cause.Job, p.Cause.Staff, p.Cause.Reason,
 		string(p.Cause.ReasonCode), nullID(p.Cause.Undoes), p.IdempotencyKey, p.At,
-		nullID(p.OrderID), remaining, pending, p.At, p.AvailableAt, p.ExpiresAt).Scan(&row).Error
+		nullID(p.OrderID), pending, pending, p.At, p.AvailableAt, p.ExpiresAt).Scan(&rows).Error
 	if err != nil {
 		return app.Entry{}, translate(err)
 	}
-	return row.toApp(), nil
+	if len(rows) == 0 {
+		return app.Entry{}, app.ErrDuplicate
+	}
+	if _, locked := t.wrote[p.CustomerID]; !locked {
+		// Callers lock the customer first, which records them; this is
+		// the rare path of one who did not.
+		var platformID string
+		if err := db.Raw(`SELECT platform_id FROM customers WHERE id = ?`, p.CustomerID).Scan(&platformID).Error; err != nil {
+			return app.Entry{}, translate(err)
+		}
+		t.touch(p.ShopID, p.CustomerID, platformID)
+	}
+	return rows[0].toApp(), nil
 }
 
 func (t *ledgerTx) debit(db *gorm.DB, p app.Posting) (app.Entry, error) {

@@ -65,32 +65,34 @@ func (s *Store) AddNotification(ctx context.Context, n app.Notification) (app.No
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = time.Now()
 	}
-	var added bool
-	var row notificationRow
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var rows []notificationRow
-		if err := tx.Raw(`INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns,
-			n.ShopID, n.CustomerID, string(n.Notice.Kind), n.Notice.Key, string(data), n.Email, n.Locale, string(n.Status),
-			n.LastError, n.CreatedAt).Scan(&rows).Error; err != nil {
-			return err
-		}
-		if len(rows) == 1 {
-			added, row = true, rows[0]
-			if n.Status == app.NotificationSkipped {
-				// The decision not to send is an attempt support wants to see.
-				return tx.Exec(`INSERT INTO notification_attempts (notification_id, at, status, detail) VALUES (?, ?, 'skipped', ?)`,
-					row.ID, n.CreatedAt, n.LastError).Error
-			}
-			return nil
-		}
-		return tx.Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ? AND key = ?`,
-			n.ShopID, n.Notice.Key).Scan(&row).Error
-	})
-	if err != nil {
+	// One statement, so one round trip and one commit after every paid
+	// order: the row, and for a skipped one the attempt support wants to
+	// see (the decision not to send).
+	db := s.db.WithContext(ctx)
+	var rows []notificationRow
+	if err := db.Raw(`WITH n AS (
+			INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns+`
+		), a AS (
+			INSERT INTO notification_attempts (notification_id, at, status, detail)
+			SELECT id, created_at, 'skipped', last_error FROM n WHERE status = 'skipped'
+		)
+		SELECT * FROM n`,
+		n.ShopID, n.CustomerID, string(n.Notice.Kind), n.Notice.Key, string(data), n.Email, n.Locale, string(n.Status),
+		n.LastError, n.CreatedAt).Scan(&rows).Error; err != nil {
 		return app.Notification{}, false, translate(err)
 	}
-	return row.toApp(), added, nil
+	if len(rows) == 1 {
+		return rows[0].toApp(), true, nil
+	}
+	if err := db.Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ? AND key = ?`,
+		n.ShopID, n.Notice.Key).Scan(&rows).Error; err != nil {
+		return app.Notification{}, false, translate(err)
+	}
+	if len(rows) == 0 {
+		return app.Notification{}, false, app.Errorf(app.EInternal, "notification %s neither added nor found", n.Notice.Key)
+	}
+	return rows[0].toApp(), false, nil
 }
 
 // Notification returns a notification with its shop.
