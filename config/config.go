@@ -44,6 +44,11 @@ type HTTP struct {
 	// MaxWebhookBody is the largest webhook body accepted; larger ones get
 	// 413. Shopify orders with hundreds of lines stay well under 1 MiB.
 	MaxWebhookBody int64
+	// WidgetPerShopPerMinute and WidgetPerClientPerMinute cap the
+	// storefront widget's requests: a shop's on its biggest sale day, and
+	// one shopper's (one address) to stop scraping.
+	WidgetPerShopPerMinute   int
+	WidgetPerClientPerMinute int
 }
 
 // Database configures PostgreSQL.
@@ -190,6 +195,8 @@ func load(getenv func(string) string) (Config, error) {
 		bad("APP_URL", "must be https in production (Shopify only delivers webhooks over HTTPS)")
 	}
 	c.HTTP.MaxWebhookBody = int64(integer("WEBHOOK_MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20))
+	c.HTTP.WidgetPerShopPerMinute = integer("WIDGET_REQUESTS_PER_SHOP_PER_MINUTE", 120000, 60, 100000000)
+	c.HTTP.WidgetPerClientPerMinute = integer("WIDGET_REQUESTS_PER_CLIENT_PER_MINUTE", 120, 10, 1000000)
 
 	c.Database = Database{URL: required("DATABASE_URL", devDatabaseURL), MaxConns: integer("DATABASE_MAX_CONNS", 20, 2, 500)}
 	if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -397,6 +404,8 @@ func (c Config) Masked() []string {
 		"WORKER_CONCURRENCY=" + strconv.Itoa(c.Worker.Concurrency),
 		"CONSOLE_USERS=" + consoleUsers(c.Console.Users),
 		"WEBHOOK_MAX_BODY_BYTES=" + strconv.FormatInt(c.HTTP.MaxWebhookBody, 10),
+		"WIDGET_REQUESTS_PER_SHOP_PER_MINUTE=" + strconv.Itoa(c.HTTP.WidgetPerShopPerMinute),
+		"WIDGET_REQUESTS_PER_CLIENT_PER_MINUTE=" + strconv.Itoa(c.HTTP.WidgetPerClientPerMinute),
 		"MAIL_TRANSPORT=" + c.Mail.Transport,
 		"SMTP_URL=" + redactURL(c.Mail.SMTPURL),
 		"SMTP_FROM=" + c.Mail.From,
