@@ -406,6 +406,16 @@ type Outcome struct {
 	// Detail says what was done when that is not ledger entries (a privacy
 	// request), or which case of Skipped this was.
 	Detail string
+
+	// seen is what applying the event read, as it committed, so that
+	// NotifyOutcome need not read it again after every paid order.
+	seen *seenState
+}
+
+// seenState is the program and customer an event was applied with.
+type seenState struct {
+	program  Program
+	customer Customer
 }
 
 // Points is the sum of the points of the outcome's entries.

@@ -352,13 +352,22 @@ func (s *Service) NotifyOutcome(ctx context.Context, shop Shop, out Outcome) err
 	if len(notices) == 0 {
 		return nil
 	}
-	// One program and one read per customer, however many notices: this
-	// runs after every paid order.
-	prog, err := s.store.Program(ctx, shop.ID)
-	if err != nil {
+	// One program and one read per customer, however many notices, and
+	// none when applying the event read them: this runs after every paid
+	// order.
+	customers := map[int64]Customer{}
+	var prog Program
+	var err error
+	if out.seen != nil {
+		prog = out.seen.program
+		customers[out.seen.customer.ID] = out.seen.customer
+		if n := notices[0]; n.Kind == MessageEarned && n.CustomerID == out.seen.customer.ID &&
+			s.now().Sub(out.seen.customer.CreatedAt) < joinedRecently {
+			notices = append([]Notice{welcome(n.CustomerID, 0)}, notices...)
+		}
+	} else if prog, err = s.store.Program(ctx, shop.ID); err != nil {
 		return err
 	}
-	customers := map[int64]Customer{}
 	var errs []error
 	for _, n := range notices {
 		c, ok := customers[n.CustomerID]

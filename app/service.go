@@ -234,6 +234,7 @@ func (s *Service) AccrueOrder(ctx context.Context, shop Shop, e OrderPaid) (Outc
 			out.Skipped = SkipZeroPoints
 			return tx.SaveOrder(ctx, o)
 		}
+		out.seen = &seenState{program: prog, customer: c}
 		entry, err := tx.Post(ctx, Posting{
 			ShopID: shop.ID, CustomerID: c.ID, OrderID: o.ID,
 			Kind: KindEarn, Points: o.PointsEarned,
