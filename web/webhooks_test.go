@@ -223,6 +223,23 @@ func TestShopifyIntakeAnswers(t *testing.T) {
 			t.Fatalf("%d tasks queued, want 1", got)
 		}
 	})
+	t.Run("a retry is queued again once the first copy's task is gone, never dropped on a mark", func(t *testing.T) {
+		// The first copy ran (or never reached the queue at all): only a task
+		// that exists makes a delivery a duplicate.
+		if status, _ := h.post(t, delivery{topic: "orders/paid", id: "again", body: order}); status != http.StatusOK {
+			t.Fatalf("status = %d", status)
+		}
+		id := jobs.TaskID(app.Shopify, testenv.ShopDomain, "again")
+		if err := h.inspect.DeleteTask(jobs.QueueCritical, id); err != nil {
+			t.Fatalf("delete the first copy's task: %v", err)
+		}
+		if status, _ := h.post(t, delivery{topic: "orders/paid", id: "again", body: order}); status != http.StatusOK {
+			t.Fatalf("status = %d", status)
+		}
+		if _, err := h.inspect.GetTaskInfo(jobs.QueueCritical, id); err != nil {
+			t.Fatalf("the retry was not queued: %v", err)
+		}
+	})
 	t.Run("an unknown shop is answered 200 and dropped", func(t *testing.T) {
 		before := len(h.queued(t, jobs.QueueCritical))
 		status, answer := h.post(t, delivery{topic: "orders/paid", shop: "stranger.myshopify.com", id: "u1", body: order})

@@ -63,10 +63,6 @@ type Config struct {
 	// ShopifySecrets are the app secrets webhooks may be signed with: the
 	// current one first, then the previous one during a rotation.
 	ShopifySecrets []string
-	// DedupeTTL is how long a delivery id is remembered in Redis. Shopify
-	// retries for 4 hours; past the TTL the worker's PostgreSQL record and
-	// the ledger's idempotency keys still catch a duplicate.
-	DedupeTTL time.Duration
 }
 
 // Intake receives webhook deliveries.
@@ -74,7 +70,6 @@ type Intake struct {
 	cfg     Config
 	shops   *shopCache
 	stores  *storeCache
-	redis   redis.UniversalClient
 	queue   *asynq.Client
 	inbox   Inbox
 	log     *slog.Logger
@@ -82,19 +77,16 @@ type Intake struct {
 	now     func() time.Time
 }
 
-// New returns an intake that deduplicates and enqueues through rdb and
-// parks deliveries in inbox when Redis cannot take them.
+// New returns an intake that enqueues through rdb and parks deliveries in
+// inbox when Redis cannot take them.
 func New(cfg Config, shops interface {
 	Shops
 	Stores
 }, rdb redis.UniversalClient, inbox Inbox, log *slog.Logger, metrics *Metrics) *Intake {
-	if cfg.DedupeTTL <= 0 {
-		cfg.DedupeTTL = 24 * time.Hour
-	}
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Intake{cfg: cfg, shops: newShopCache(shops), stores: newStoreCache(shops), redis: rdb, queue: asynq.NewClientFromRedisClient(rdb),
+	return &Intake{cfg: cfg, shops: newShopCache(shops), stores: newStoreCache(shops), queue: asynq.NewClientFromRedisClient(rdb),
 		inbox: inbox, log: log, metrics: metrics, now: time.Now}
 }
 
@@ -149,18 +141,16 @@ func (in *Intake) accept(ctx context.Context, start time.Time, w jobs.Webhook, k
 		log.Warn("shop lookup failed; accepting the webhook for the worker to check", "error", err)
 	}
 
-	seenKey := "loyalty:seen:" + jobs.TaskID(w.Platform, w.Shop, w.DeliveryID)
-	fresh, err := in.redis.SetNX(ctx, seenKey, 1, in.cfg.DedupeTTL).Result()
-	if err == nil && !fresh {
-		log.Info("webhook duplicate")
-		return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, OutcomeDuplicate, "duplicate delivery"})
-	}
+	// Only an enqueued task answers "duplicate": the task id is the
+	// delivery's, so asynq refuses a second copy while the first waits or
+	// runs. A mark set before enqueueing would lie when the enqueue never
+	// happened (the process died, or Redis applied the mark and timed
+	// out), and a platform retry would be dropped. A delivery repeated
+	// after its task finished is enqueued again; the worker finds it
+	// recorded, or the order already paid, and changes nothing.
+	task, err := jobs.NewWebhookTask(w)
 	if err == nil {
-		task, terr := jobs.NewWebhookTask(w)
-		if terr != nil {
-			// Cannot happen for handled topics; do not lose the delivery.
-			err = terr
-		} else if _, err = in.queue.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+		if _, err = in.queue.EnqueueContext(ctx, task); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
 			outcome := OutcomeAccepted
 			if err != nil {
 				outcome = OutcomeDuplicate
@@ -168,11 +158,6 @@ func (in *Intake) accept(ctx context.Context, start time.Time, w jobs.Webhook, k
 			log.Info("webhook " + outcome)
 			return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, outcome, "ok"})
 		}
-		// Forget the delivery id so that a platform retry is not taken for a
-		// duplicate when the inbox cannot take the delivery either.
-		delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 200*time.Millisecond)
-		in.redis.Del(delCtx, seenKey)
-		cancel()
 	}
 	log.Warn("queue unavailable; parking the webhook in the inbox", "error", err)
 	parked, perr := in.inbox.ParkDelivery(ctx, app.WebhookDelivery{Platform: w.Platform, ShopDomain: w.Shop,
