@@ -8,20 +8,27 @@
 #   scripts/services.sh destroy  down, then delete all their data
 #
 # PostgreSQL listens on 127.0.0.1:${PG_PORT:-54329}, Redis on 127.0.0.1:${REDIS_PORT:-63799}.
-# Data lives in <repo>/.data (PostgreSQL falls back to /tmp/loyalty-<uid>-<hash>/pg when the
+# Data lives in <repo>/.data, or LOYALTY_DATA_DIR (PostgreSQL falls back to /tmp/loyalty-<uid>-<hash>/pg when the
 # postgres user cannot reach the repository, e.g. a repository under /root).
 # Other knobs: SERVICES_TIMEOUT (seconds to wait for a server, default 60), PG_BIN (folder of
-# the PostgreSQL binaries; default: newest /usr/lib/postgresql/<ver>/bin).
+# the PostgreSQL binaries; default: newest /usr/lib/postgresql/<ver>/bin), REDIS_APPENDONLY=yes.
 set -euo pipefail
 
 # shellcheck source=scripts/_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
-DATA_DIR="${LOYALTY_ROOT}/.data"
+# LOYALTY_DATA_DIR moves everything (a second, private pair of servers on other ports, as
+# `make drill` runs); relative paths are taken from the repository root.
+DATA_DIR="${LOYALTY_DATA_DIR:-${LOYALTY_ROOT}/.data}"
+if [[ "$DATA_DIR" != /* ]]; then DATA_DIR="${LOYALTY_ROOT}/${DATA_DIR}"; fi
 REDIS_DIR="${DATA_DIR}/redis"
 REDIS_LOG="${REDIS_DIR}/redis.log"
 REDIS_PIDFILE="${REDIS_DIR}/redis.pid"
 TIMEOUT="${SERVICES_TIMEOUT:-60}"
+# REDIS_APPENDONLY=yes starts Redis with its append-only file (fsync every second), so a
+# restart keeps the queue; the default keeps nothing on disk.
+REDIS_APPENDONLY="${REDIS_APPENDONLY:-no}"
+[[ "$REDIS_APPENDONLY" == yes || "$REDIS_APPENDONLY" == no ]] || die "REDIS_APPENDONLY must be yes or no"
 IS_ROOT=0
 if [[ $(id -u) -eq 0 ]]; then IS_ROOT=1; fi
 
@@ -41,8 +48,10 @@ usage() {
 # ---------------------------------------------------------------- helpers
 
 fallback_base() {
-	local hash
-	hash="$(printf '%s' "$LOYALTY_ROOT" | sha256sum | cut -c1-12)"
+	local hash key="$LOYALTY_ROOT"
+	# Another data folder must never fall back onto the default servers' cluster.
+	if [[ -n "${LOYALTY_DATA_DIR:-}" ]]; then key="$DATA_DIR"; fi
+	hash="$(printf '%s' "$key" | sha256sum | cut -c1-12)"
 	printf '/tmp/loyalty-%s-%s' "$(id -u)" "$hash"
 }
 
@@ -324,7 +333,7 @@ start_redis() {
 	log "starting Redis on 127.0.0.1:${REDIS_PORT} (data ${REDIS_DIR})"
 	if ! redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --databases 64 \
 		--dir "$REDIS_DIR" --logfile "$REDIS_LOG" --pidfile "$REDIS_PIDFILE" \
-		--save '' --appendonly no >/dev/null 2>&1 9>&-; then
+		--save '' --appendonly "$REDIS_APPENDONLY" >/dev/null 2>&1 9>&-; then
 		show_log_tail Redis "$REDIS_LOG"
 		die "redis-server failed to start"
 	fi
