@@ -9,7 +9,7 @@ BENCHFLAGS ?=
 ARGS      ?=
 FUZZTIME  ?= 60s
 
-.PHONY: help run test bench build services-up services-down migrate fmt vet fuzz docker clean
+.PHONY: help run test bench bench-go drill build services-up services-down migrate fmt vet fuzz docker clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -26,7 +26,13 @@ run: ## Start services, build, migrate, seed the demo shop and run web + worker
 test: ## Start services, then vet, gofmt check, go test -race, short fuzz (ARGS="-run X" passed to go test)
 	scripts/test.sh $(ARGS)
 
-bench: services-up ## Run the benchmarks (BENCH=regexp, BENCHFLAGS=extra go test flags)
+bench: services-up ## Measure the real stack, print a table, write BENCHMARKS.md (ARGS="-quick" or "-duration 20s")
+	scripts/with-env.sh go run ./cmd/bench $(ARGS)
+
+drill: ## Reliability drills on a private PostgreSQL/Redis (.data/drill): faults, bad input, 2+2 processes (ARGS="-orders 4000")
+	go run ./cmd/drill $(ARGS)
+
+bench-go: services-up ## Run the Go micro-benchmarks (BENCH=regexp, BENCHFLAGS=extra go test flags)
 	scripts/with-env.sh go test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCHFLAGS) ./...
 
 build: ## Build bin/loyalty
