@@ -335,7 +335,7 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 		}
 		doc.Balance, doc.Pending = v.Customer.Balance, v.Customer.Pending
 		if v.Customer.ID != 0 {
-			codes, err := s.deps.Service.Redemptions(ctx, shop, v.Customer.PlatformID, widgetCodesShown)
+			codes, err := s.deps.Service.CustomerRedemptions(ctx, shop, v.Customer.ID, widgetCodesShown)
 			if err != nil {
 				return err
 			}
