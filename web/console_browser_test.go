@@ -95,9 +95,9 @@ func TestBrowserConsoleCustomers(t *testing.T) {
 	b.waitFor("the console", `document.querySelector('nav.main')`)
 
 	t.Run("support finds the customer by the start of her email", func(t *testing.T) {
-		b.run(chromedp.Click(`nav.main a[href="/console/customers"]`))
+		b.act(chromedp.Click(`nav.main a[href="/console/customers"]`))
 		b.waitFor("the customers page", `location.pathname === '/console/customers' && document.querySelector('#q')`)
-		b.run(chromedp.SendKeys("#q", "ewa@"), chromedp.Submit("#q"))
+		b.act(chromedp.SendKeys("#q", "ewa@"), chromedp.Submit("#q"))
 		b.waitFor("the search results", `location.search.includes('q=ewa') && document.querySelector('tr[data-test=customer-row]')`)
 		var rows int
 		b.eval(`return document.querySelectorAll('tr[data-test=customer-row]').length`, &rows)
@@ -105,7 +105,7 @@ func TestBrowserConsoleCustomers(t *testing.T) {
 			t.Fatalf("%d rows, first %q", rows, got)
 		}
 		b.consoleShot(shots, "1-search")
-		b.run(chromedp.Click(`tr[data-test=customer-row] a`))
+		b.act(chromedp.Click(`tr[data-test=customer-row] a`))
 		b.waitFor("the customer page", `document.querySelector('[data-test=adjust-form]')`)
 		if got := b.pageText("[data-test=balance]"); got != "320" {
 			t.Fatalf("balance %q", got)
@@ -123,7 +123,7 @@ func TestBrowserConsoleCustomers(t *testing.T) {
 	})
 
 	t.Run("an adjustment with a reason shows in the ledger at once", func(t *testing.T) {
-		b.run(chromedp.SendKeys("#points", "40"), chromedp.SetValue("#reason", "service_recovery"),
+		b.act(chromedp.SendKeys("#points", "40"), chromedp.SetValue("#reason", "service_recovery"),
 			chromedp.SendKeys("#note", "parcel arrived late"), chromedp.Click(`[data-test=adjust-form] button[type=submit]`))
 		b.waitFor("the notice", `document.querySelector('p.notice')`)
 		if got := b.pageText("p.notice"); got != "The adjustment is posted to the ledger." {
@@ -142,7 +142,7 @@ func TestBrowserConsoleCustomers(t *testing.T) {
 	})
 
 	t.Run("the adjustment is in the audit log", func(t *testing.T) {
-		b.run(chromedp.Click(`nav.main a[href="/console/audit"]`))
+		b.act(chromedp.Click(`nav.main a[href="/console/audit"]`))
 		b.waitFor("the audit log", `location.pathname === '/console/audit' && document.querySelector('main table')`)
 		var lines []string
 		b.eval(`return [...document.querySelectorAll('main table tbody tr')].map((tr) => tr.textContent.replace(/\s+/g, ' ').trim())`, &lines)
@@ -163,9 +163,9 @@ func TestBrowserConsoleCustomers(t *testing.T) {
 		if err := os.WriteFile(file, []byte(csv), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		b.run(chromedp.Click(`nav.main a[href="/console/import"]`))
+		b.act(chromedp.Click(`nav.main a[href="/console/import"]`))
 		b.waitFor("the import page", `location.pathname === '/console/import' && document.querySelector('#file')`)
-		b.run(chromedp.SetUploadFiles("#file", []string{file}), chromedp.Submit("#file"))
+		b.act(chromedp.SetUploadFiles("#file", []string{file}), chromedp.Submit("#file"))
 		b.waitFor("the preview", `document.querySelector('[data-test=preview]')`)
 		if got := b.pageText("[data-test=confirm-import]"); !strings.Contains(got, "Import 2 customers") {
 			t.Fatalf("confirm button %q", got)
@@ -175,4 +175,27 @@ func TestBrowserConsoleCustomers(t *testing.T) {
 			t.Fatalf("the preview changed Jan's balance to %d", c.Balance)
 		}
 	})
+}
+
+// act runs actions one at a time, each retried while it meets a node
+// that a page just replaced: a link or form (not chromedp) navigated, and
+// chromedp may resolve a selector in the old document before it hears of
+// the new one. Each action is retried whole, so none is half done twice.
+func (b *chromeTab) act(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	for _, a := range actions {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+			err := chromedp.Do(ctx, a)
+			cancel()
+			if err == nil {
+				break
+			}
+			if !strings.Contains(err.Error(), "node with given id") || time.Now().After(deadline) {
+				b.t.Fatalf("browser: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
