@@ -29,6 +29,10 @@ func TestDevelopmentNeedsNoEnvironment(t *testing.T) {
 	if c.Production() || c.Database.URL != devDatabaseURL || len(c.EncryptionKey) != 32 || c.Shopify.APISecret == "" {
 		t.Fatalf("config = %+v", c)
 	}
+	// A shop's sale day must not hit the widget's limit: 2,000 reads a second.
+	if c.HTTP.WidgetPerShopPerMinute != 120000 || c.HTTP.WidgetPerClientPerMinute != 120 {
+		t.Fatalf("widget limits = %d a shop, %d a client, per minute", c.HTTP.WidgetPerShopPerMinute, c.HTTP.WidgetPerClientPerMinute)
+	}
 }
 
 func TestProductionAcceptsAFullEnvironment(t *testing.T) {
@@ -54,6 +58,8 @@ func TestProductionNamesTheVariableThatIsWrong(t *testing.T) {
 		{"redis url that is not redis", "REDIS_URL", "http://redis", "REDIS_URL: must be a redis://"},
 		{"bad concurrency", "WORKER_CONCURRENCY", "many", "WORKER_CONCURRENCY: must be a whole number"},
 		{"bad log level", "LOG_LEVEL", "loud", "LOG_LEVEL: must be debug"},
+		{"widget limit too low for a shop", "WIDGET_REQUESTS_PER_SHOP_PER_MINUTE", "10", "WIDGET_REQUESTS_PER_SHOP_PER_MINUTE: must be a whole number from 60"},
+		{"widget limit per client that is not a number", "WIDGET_REQUESTS_PER_CLIENT_PER_MINUTE", "lots", "WIDGET_REQUESTS_PER_CLIENT_PER_MINUTE: must be a whole number"},
 		{"no mail server", "SMTP_URL", "", "SMTP_URL: is required in production"},
 		{"mail server url that is not smtp", "SMTP_URL", "https://smtp.example.com", "SMTP_URL: must start with smtp://"},
 		{"mail server url without a host", "SMTP_URL", "smtp://", "SMTP_URL: must name the mail server's host"},
