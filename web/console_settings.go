@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -764,37 +765,35 @@ func (s *Server) addConsoleStaff(c echo.Context) error {
 }
 
 func (s *Server) setConsoleStaffRole(c echo.Context) error {
-	me, shop := staffOf(c)
-	id, err := idParam(c, "staff member")
-	if err != nil {
-		return err
-	}
-	page, err := s.staffPage(c, staffForm{Role: string(app.RoleSupport)})
-	if err != nil {
-		return err
-	}
-	page.Notice = ""
-	if err := s.deps.Service.SetStaffRole(c.Request().Context(), shop, me, id, app.Role(c.FormValue("role"))); err != nil {
-		return s.consoleError(c, err, page)
-	}
-	return seeOther(c, "/console/staff", "staff-role")
+	return s.changeStaff(c, "staff-role", func(ctx context.Context, shop app.Shop, me app.Staff, id int64) error {
+		return s.deps.Service.SetStaffRole(ctx, shop, me, id, app.Role(c.FormValue("role")))
+	})
 }
 
 func (s *Server) disableConsoleStaff(c echo.Context) error {
+	return s.changeStaff(c, "staff-disabled", func(ctx context.Context, shop app.Shop, me app.Staff, id int64) error {
+		return s.deps.Service.DisableStaffByID(ctx, shop, me, id)
+	})
+}
+
+// changeStaff applies a change to the staff member the path names and
+// goes back to the staff page with notice; a refused change shows the page
+// again with the reason, which is the only time the page is read here.
+func (s *Server) changeStaff(c echo.Context, notice string, change func(ctx context.Context, shop app.Shop, me app.Staff, id int64) error) error {
 	me, shop := staffOf(c)
 	id, err := idParam(c, "staff member")
 	if err != nil {
 		return err
 	}
-	page, err := s.staffPage(c, staffForm{Role: string(app.RoleSupport)})
-	if err != nil {
-		return err
-	}
-	page.Notice = ""
-	if err := s.deps.Service.DisableStaffByID(c.Request().Context(), shop, me, id); err != nil {
+	if err := change(c.Request().Context(), shop, me, id); err != nil {
+		page, perr := s.staffPage(c, staffForm{Role: string(app.RoleSupport)})
+		if perr != nil {
+			return perr
+		}
+		page.Notice = ""
 		return s.consoleError(c, err, page)
 	}
-	return seeOther(c, "/console/staff", "staff-disabled")
+	return seeOther(c, "/console/staff", notice)
 }
 
 // ---------------------------------------------------------------- account
