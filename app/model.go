@@ -318,6 +318,9 @@ type Order struct {
 	CancelledAt    *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// New says LockOrder created the order in this transaction, so no
+	// refund or cancellation refers to it yet.
+	New bool
 }
 
 // Held is what the order still holds: earned and not yet reversed.

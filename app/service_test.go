@@ -445,3 +445,66 @@ func TestAddShop(t *testing.T) {
 		})
 	}
 }
+
+// A batch of paid orders ends in exactly the ledger the same orders make one
+// by one: duplicates inside the batch, a customer with two orders, a guest,
+// a cancelled order, a refund that came first and an order that earns
+// nothing.
+func TestAccrueOrdersInOneTransaction(t *testing.T) {
+	guest := paid("g", "", "30.00")
+	guest.Customer = nil
+	batch := []app.OrderPaid{
+		paid("1", "c2", "100.00"), paid("2", "c1", "40.00"), paid("1", "c2", "100.00"),
+		guest, paid("3", "c1", "12.50"), paid("cancelled", "c3", "80.00"),
+		paid("early-refund", "c3", "200.00"), paid("zero", "c4", "0.50"),
+	}
+	prepare := func(f *fixture) {
+		f.cancel("cancelled")
+		f.refund(refund("early-refund", "r1", "50.00"))
+	}
+	type result struct {
+		skipped app.Skipped
+		points  int64
+	}
+	run := func(apply func(f *fixture) []app.Outcome) (map[string]int64, []result) {
+		f := newFixture(t, nil)
+		prepare(f)
+		var results []result
+		for _, out := range apply(f) {
+			results = append(results, result{out.Skipped, out.Points()})
+		}
+		balances := map[string]int64{}
+		for _, c := range []string{"c1", "c2", "c3", "c4"} {
+			got, err := f.svc.Balance(f.ctx, f.shop, c)
+			if err != nil {
+				t.Fatalf("balance of %s: %v", c, err)
+			}
+			balances[c] = got.Balance
+		}
+		f.reconciles()
+		return balances, results
+	}
+	oneByOne, wantResults := run(func(f *fixture) []app.Outcome {
+		var outs []app.Outcome
+		for _, e := range batch {
+			outs = append(outs, f.accrue(e))
+		}
+		return outs
+	})
+	batched, gotResults := run(func(f *fixture) []app.Outcome {
+		outs, err := f.svc.AccrueOrders(f.ctx, f.shop, batch)
+		if err != nil {
+			t.Fatalf("accrue batch: %v", err)
+		}
+		return outs
+	})
+	if fmt.Sprint(batched) != fmt.Sprint(oneByOne) {
+		t.Errorf("balances after the batch = %v, one by one = %v", batched, oneByOne)
+	}
+	if fmt.Sprint(gotResults) != fmt.Sprint(wantResults) {
+		t.Errorf("outcomes of the batch = %v, one by one = %v (in the order given)", gotResults, wantResults)
+	}
+	if want := map[string]int64{"c1": 52, "c2": 100, "c3": 150, "c4": 0}; fmt.Sprint(oneByOne) != fmt.Sprint(want) {
+		t.Errorf("balances = %v, want %v", oneByOne, want)
+	}
+}

@@ -17,7 +17,9 @@ import (
 // Deliveries records what became of webhook deliveries.
 type Deliveries interface {
 	DeliveryStatus(ctx context.Context, platform app.Platform, shopDomain, deliveryID string) (app.DeliveryStatus, error)
+	DeliveryStatuses(ctx context.Context, platform app.Platform, shopDomain string, deliveryIDs []string) (map[string]app.DeliveryStatus, error)
 	RecordDelivery(ctx context.Context, d app.WebhookDelivery) error
+	RecordDeliveries(ctx context.Context, ds []app.WebhookDelivery) error
 }
 
 // Handler processes tasks. It holds the loyalty service and where deliveries
@@ -34,6 +36,7 @@ type Handler struct {
 	metrics        *Metrics
 	now            func() time.Time
 	mail           *mail // messages to shoppers (notify.go); nil: none sent
+	accruals       *accrualBatcher
 }
 
 // NewHandler returns a handler over the loyalty service.
@@ -41,7 +44,9 @@ func NewHandler(svc *app.Service, deliveries Deliveries, log *slog.Logger, metri
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Handler{svc: svc, deliveries: deliveries, log: log, metrics: metrics, now: time.Now}
+	h := &Handler{svc: svc, deliveries: deliveries, log: log, metrics: metrics, now: time.Now}
+	h.accruals = newAccrualBatcher(h)
+	return h
 }
 
 // Register routes every task type to its handler method.
@@ -109,7 +114,13 @@ func (h *Handler) ProcessWebhook(ctx context.Context, t *asynq.Task) error {
 	if retried, _ := asynq.GetRetryCount(ctx); retried == 0 {
 		h.metrics.queueLatency.WithLabelValues(t.Type()).Observe(h.now().Sub(w.ReceivedAt).Seconds())
 	}
-	outcome, detail, err := h.process(ctx, w)
+	var outcome, detail string
+	var err error
+	if _, batched := batchedTopics[w.Platform][w.Topic]; batched {
+		outcome, detail, err = h.accruals.do(ctx, w)
+	} else {
+		outcome, detail, err = h.process(ctx, w)
+	}
 	h.metrics.jobs.WithLabelValues(t.Type(), outcome).Inc()
 	switch outcome {
 	case "failed":
@@ -137,9 +148,7 @@ func (h *Handler) process(ctx context.Context, w Webhook) (outcome, detail strin
 		return "duplicate", "", nil
 	}
 	record := func(status app.DeliveryStatus, detail string) error {
-		return h.deliveries.RecordDelivery(ctx, app.WebhookDelivery{Platform: w.Platform, ShopDomain: w.Shop,
-			DeliveryID: w.DeliveryID, Topic: w.Topic, Status: status, Detail: detail, Payload: w.Body,
-			ReceivedAt: w.ReceivedAt, TriggeredAt: w.TriggeredAt})
+		return h.deliveries.RecordDelivery(ctx, deliveryRecord(w, status, detail))
 	}
 	applyFn, ok := appliers[w.Platform][w.Topic]
 	if !ok {
@@ -162,17 +171,26 @@ func (h *Handler) process(ctx context.Context, w Webhook) (outcome, detail strin
 		}
 		return "retry", "", err
 	}
-	status, detail = app.DeliveryProcessed, describe(out)
-	outcome = "processed"
-	if len(out.Entries) == 0 && (out.Detail == "" || out.Skipped != app.SkipNone) {
-		status, outcome = app.DeliverySkipped, "skipped"
-	}
+	status, outcome, detail = verdict(out)
 	if err := record(status, detail); err != nil {
 		// The ledger change is committed; a retry finds it applied.
 		return "retry", "", fmt.Errorf("record delivery: %w", err)
 	}
 	h.notifyApplied(ctx, w, shop, out)
 	return outcome, detail, nil
+}
+
+// verdict is how an applied event is recorded and counted.
+func verdict(out app.Outcome) (status app.DeliveryStatus, outcome, detail string) {
+	if len(out.Entries) == 0 && (out.Detail == "" || out.Skipped != app.SkipNone) {
+		return app.DeliverySkipped, "skipped", describe(out)
+	}
+	return app.DeliveryProcessed, "processed", describe(out)
+}
+
+func deliveryRecord(w Webhook, status app.DeliveryStatus, detail string) app.WebhookDelivery {
+	return app.WebhookDelivery{Platform: w.Platform, ShopDomain: w.Shop, DeliveryID: w.DeliveryID, Topic: w.Topic,
+		Status: status, Detail: detail, Payload: w.Body, ReceivedAt: w.ReceivedAt, TriggeredAt: w.TriggeredAt}
 }
 
 func describe(out app.Outcome) string {

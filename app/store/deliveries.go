@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -99,33 +100,71 @@ func (s *Store) InboxSize(ctx context.Context) (int64, error) {
 
 // DeliveryStatus returns what became of a delivery, or "" if it is unknown.
 func (s *Store) DeliveryStatus(ctx context.Context, platform app.Platform, shopDomain, deliveryID string) (app.DeliveryStatus, error) {
-	var status []string
-	err := s.db.WithContext(ctx).Raw(`SELECT status FROM webhook_deliveries WHERE platform = ? AND shop_domain = ? AND delivery_id = ?`,
-		platform, shopDomain, deliveryID).Scan(&status).Error
-	if err != nil || len(status) == 0 {
-		return "", translate(err)
+	got, err := s.DeliveryStatuses(ctx, platform, shopDomain, []string{deliveryID})
+	return got[deliveryID], err
+}
+
+// DeliveryStatuses returns what became of a shop's deliveries, by delivery
+// id; unknown ones are absent.
+func (s *Store) DeliveryStatuses(ctx context.Context, platform app.Platform, shopDomain string, deliveryIDs []string) (map[string]app.DeliveryStatus, error) {
+	var rows []struct {
+		DeliveryID string
+		Status     string
 	}
-	return app.DeliveryStatus(status[0]), nil
+	err := s.db.WithContext(ctx).Raw(`SELECT delivery_id, status FROM webhook_deliveries
+		WHERE platform = ? AND shop_domain = ? AND delivery_id IN ?`, platform, shopDomain, deliveryIDs).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]app.DeliveryStatus, len(rows))
+	for _, r := range rows {
+		out[r.DeliveryID] = app.DeliveryStatus(r.Status)
+	}
+	return out, nil
 }
 
 // RecordDelivery records what became of a delivery. The payload is kept only
 // for failed deliveries, for support to look at.
 func (s *Store) RecordDelivery(ctx context.Context, d app.WebhookDelivery) error {
-	var payload []byte
-	if d.Status == app.DeliveryFailed {
-		payload = d.Payload
+	return s.RecordDeliveries(ctx, []app.WebhookDelivery{d})
+}
+
+// RecordDeliveries is RecordDelivery for several deliveries in one
+// statement; of two records of one delivery the first counts.
+func (s *Store) RecordDeliveries(ctx context.Context, ds []app.WebhookDelivery) error {
+	type key struct{ platform, shop, id string }
+	seen := make(map[key]bool, len(ds))
+	var values strings.Builder
+	args := make([]any, 0, 8*len(ds))
+	for _, d := range ds {
+		k := key{string(d.Platform), d.ShopDomain, d.DeliveryID}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		var payload []byte
+		if d.Status == app.DeliveryFailed {
+			payload = d.Payload
+		}
+		if values.Len() > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz, now())")
+		args = append(args, d.Platform, d.ShopDomain, d.DeliveryID, d.Topic, string(d.Status), d.Detail, payload,
+			d.ReceivedAt, optionalTime(d.TriggeredAt))
+	}
+	if len(args) == 0 {
+		return nil
 	}
 	return translate(s.db.WithContext(ctx).Exec(`INSERT INTO webhook_deliveries (platform, shop_domain, delivery_id,
 			topic, status, detail, payload, received_at, triggered_at, processed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())
+		VALUES `+values.String()+`
 		ON CONFLICT (platform, shop_domain, delivery_id) DO UPDATE SET status = EXCLUDED.status,
 			detail = EXCLUDED.detail, payload = EXCLUDED.payload, processed_at = now()
 		-- a finished delivery keeps its first verdict: a concurrent second run
 		-- of the same delivery finds it applied and must not relabel it
 		WHERE webhook_deliveries.status IN ('inbox', 'queued')
-		   OR (EXCLUDED.status = 'failed' AND webhook_deliveries.status = 'failed')`,
-		d.Platform, d.ShopDomain, d.DeliveryID, d.Topic, string(d.Status), d.Detail, payload,
-		d.ReceivedAt, optionalTime(d.TriggeredAt)).Error)
+		   OR (EXCLUDED.status = 'failed' AND webhook_deliveries.status = 'failed')`, args...).Error)
 }
 
 // Deliveries lists a shop's latest deliveries with the given status (all

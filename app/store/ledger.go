@@ -58,6 +58,7 @@ type orderRow struct {
 	CancelledAt    *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	Inserted       bool // only from LockOrder
 }
 
 func (r orderRow) toApp() app.Order {
@@ -65,7 +66,7 @@ func (r orderRow) toApp() app.Order {
 		Status: app.OrderStatus(r.Status), Currency: r.Currency, Eligible: app.Amount(r.Eligible),
 		Refunded: app.Amount(r.Refunded), EarnRate: app.Rate(r.EarnRate), TaxesIncluded: r.TaxesIncluded,
 		PointsEarned: r.PointsEarned, PointsReversed: r.PointsReversed, SkipReason: r.SkipReason,
-		PaidAt: r.PaidAt, CancelledAt: r.CancelledAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		PaidAt: r.PaidAt, CancelledAt: r.CancelledAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, New: r.Inserted}
 	if r.CustomerID != nil {
 		o.CustomerID = *r.CustomerID
 	}
@@ -269,9 +270,10 @@ func (t *ledgerTx) LockOrder(ctx context.Context, shopID int64, platformOrderID 
 	var row orderRow
 	// An upsert both creates the placeholder for an order first heard of
 	// through a refund or cancellation, and takes the row lock, in one trip.
+	// A row the upsert inserted has no xmax; one it updated has ours.
 	err := t.db.WithContext(ctx).Raw(`INSERT INTO orders (shop_id, platform_id) VALUES (?, ?)
 		ON CONFLICT (shop_id, platform_id) DO UPDATE SET shop_id = EXCLUDED.shop_id
-		RETURNING `+orderColumns, shopID, platformOrderID).Scan(&row).Error
+		RETURNING `+orderColumns+`, xmax = 0 AS inserted`, shopID, platformOrderID).Scan(&row).Error
 	if err != nil {
 		return app.Order{}, translate(err)
 	}

@@ -1,0 +1,204 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"loyalty/app"
+	"loyalty/platforms/shopify"
+)
+
+// Paid orders are most of what a worker does on a busy day, and crediting
+// one costs the database little next to the transaction around it. So the
+// paid-order tasks a worker runs at the same time for the same shop are
+// gathered and credited in one transaction (group commit): each task still
+// waits for the commit that credits its order, so what asynq acknowledges is
+// exactly what is in the ledger, and a crash loses nothing but the
+// uncommitted batch, whose tasks asynq runs again.
+//
+// Gathering costs no waiting: a batch starts as soon as a runner is free,
+// with whatever arrived while the previous one ran, so a quiet shop's order
+// is credited at once and a busy shop's orders share commits.
+
+// batchedTopics are the topics credited in batches, with their parsers.
+var batchedTopics = map[app.Platform]map[string]func([]byte) (app.OrderPaid, error){
+	app.Shopify: {shopify.TopicOrdersPaid: shopify.ParseOrderPaid},
+}
+
+const (
+	// maxAccrualBatch bounds a batch, and with it the rows one transaction
+	// locks and the work redone when it fails.
+	maxAccrualBatch = 64
+	// accrualRunners is how many batches of one shop run at once in a
+	// process: while one waits for the database, others gather and run.
+	accrualRunners = 4
+	// batchTimeout bounds one batch; the tasks waiting for it give up with
+	// their own deadlines and are retried.
+	batchTimeout = 30 * time.Second
+)
+
+// accrualBatcher gathers paid-order tasks per shop.
+type accrualBatcher struct {
+	h     *Handler
+	mu    sync.Mutex
+	shops map[shopKey]*shopAccruals
+}
+
+type shopKey struct {
+	platform app.Platform
+	domain   string
+}
+
+type shopAccruals struct {
+	waiting []*accrual
+	running int
+}
+
+// accrual is one task waiting for the batch that credits it.
+type accrual struct {
+	w    Webhook
+	done chan accrualResult // buffered: the runner never waits for a waiter that gave up
+}
+
+type accrualResult struct {
+	outcome, detail string
+	err             error
+	// notify, when set, records the messages the credit calls for; the
+	// task's own goroutine runs it, so the batch runner is free for the
+	// next batch.
+	notify func(context.Context)
+}
+
+func newAccrualBatcher(h *Handler) *accrualBatcher {
+	return &accrualBatcher{h: h, shops: map[shopKey]*shopAccruals{}}
+}
+
+// do credits one delivery with the others gathered for its shop and says
+// how it went, as Handler.process does.
+func (b *accrualBatcher) do(ctx context.Context, w Webhook) (outcome, detail string, err error) {
+	a := &accrual{w: w, done: make(chan accrualResult, 1)}
+	k := shopKey{w.Platform, w.Shop}
+	b.mu.Lock()
+	s := b.shops[k]
+	if s == nil {
+		s = &shopAccruals{}
+		b.shops[k] = s
+	}
+	s.waiting = append(s.waiting, a)
+	if s.running < accrualRunners {
+		s.running++
+		go b.run(k, s)
+	}
+	b.mu.Unlock()
+	select {
+	case r := <-a.done:
+		if r.notify != nil {
+			r.notify(ctx)
+		}
+		return r.outcome, r.detail, r.err
+	case <-ctx.Done():
+		// The batch may still commit; the retry then finds the order
+		// credited.
+		return "retry", "", ctx.Err()
+	}
+}
+
+// run applies the shop's waiting deliveries, a batch at a time, until none
+// wait.
+func (b *accrualBatcher) run(k shopKey, s *shopAccruals) {
+	for {
+		b.mu.Lock()
+		if len(s.waiting) == 0 {
+			s.running--
+			if s.running == 0 {
+				delete(b.shops, k)
+			}
+			b.mu.Unlock()
+			return
+		}
+		n := min(len(s.waiting), maxAccrualBatch)
+		batch := make([]*accrual, n)
+		copy(batch, s.waiting)
+		s.waiting = append(s.waiting[:0:0], s.waiting[n:]...)
+		b.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		b.h.accrueBatch(ctx, batch)
+		cancel()
+	}
+}
+
+// accrueBatch applies a batch in one transaction. Anything unusual (an
+// unknown shop, a malformed payload, an error in the transaction) sends the
+// deliveries concerned down the one-by-one path, which records each
+// verdict on its own.
+func (h *Handler) accrueBatch(ctx context.Context, batch []*accrual) {
+	alone := func(as ...*accrual) {
+		for _, a := range as {
+			o, d, err := h.process(ctx, a.w)
+			a.done <- accrualResult{outcome: o, detail: d, err: err}
+		}
+	}
+	retryAll := func(as []*accrual, err error) {
+		for _, a := range as {
+			a.done <- accrualResult{outcome: "retry", err: err}
+		}
+	}
+	first := batch[0].w
+	ids := make([]string, len(batch))
+	for i, a := range batch {
+		ids[i] = a.w.DeliveryID
+	}
+	statuses, err := h.deliveries.DeliveryStatuses(ctx, first.Platform, first.Shop, ids)
+	if err != nil {
+		retryAll(batch, err)
+		return
+	}
+	shop, err := h.svc.Shop(ctx, first.Platform, first.Shop)
+	if err != nil {
+		alone(batch...)
+		return
+	}
+	var todo []*accrual
+	var events []app.OrderPaid
+	for _, a := range batch {
+		if statuses[a.w.DeliveryID].Done() {
+			a.done <- accrualResult{outcome: "duplicate"}
+			continue
+		}
+		e, err := batchedTopics[a.w.Platform][a.w.Topic](a.w.Body)
+		if err != nil {
+			alone(a) // records it as failed
+			continue
+		}
+		todo = append(todo, a)
+		events = append(events, e)
+	}
+	if len(todo) == 0 {
+		return
+	}
+	outs, err := h.svc.AccrueOrders(ctx, shop, events)
+	if err != nil {
+		alone(todo...)
+		return
+	}
+	records := make([]app.WebhookDelivery, len(todo))
+	results := make([]accrualResult, len(todo))
+	for i, a := range todo {
+		status, outcome, detail := verdict(outs[i])
+		records[i] = deliveryRecord(a.w, status, detail)
+		results[i] = accrualResult{outcome: outcome, detail: detail}
+	}
+	if err := h.deliveries.RecordDeliveries(ctx, records); err != nil {
+		// The ledger change is committed; a retry finds it applied.
+		retryAll(todo, errors.Join(errors.New("record deliveries"), err))
+		return
+	}
+	for i, a := range todo {
+		w, out := a.w, outs[i]
+		results[i].notify = func(ctx context.Context) { h.notifyApplied(ctx, w, shop, out) }
+		a.done <- results[i]
+	}
+}
