@@ -59,6 +59,14 @@ type Installer interface {
 	// whether the shop was installed before.
 	InstallShop(ctx context.Context, s Shop, p Program, c Credentials) (Shop, bool, error)
 	Uninstall(ctx context.Context, shopID int64) error
+	// MarkUninstalled marks an active shop installed no later than at
+	// uninstalled, and reports whether it did.
+	MarkUninstalled(ctx context.Context, shopID int64, at time.Time) (bool, error)
+	// CompleteUninstall marks the shop uninstalled by an uninstall at the
+	// given time if it is not yet, unless it was installed after that time,
+	// and forgets its credentials; it returns the shop as it now is and
+	// whether there were credentials to forget.
+	CompleteUninstall(ctx context.Context, shopID int64, at time.Time) (Shop, bool, error)
 	Credentials(ctx context.Context, shopID int64) (Credentials, error)
 	SaveCredentials(ctx context.Context, c Credentials) error
 	ExpiringCredentials(ctx context.Context, before time.Time, limit int) ([]Credentials, error)
@@ -106,6 +114,40 @@ func (s *Service) Uninstall(ctx context.Context, shop Shop) error {
 	}
 	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: string(shop.Platform),
 		Action: "uninstall", Outcome: AuditOK, Detail: "app uninstalled by the merchant"})
+}
+
+// SkipReinstalled is why an uninstall is not completed: the merchant
+// reinstalled the app after uninstalling it, and the new installation wins.
+const SkipReinstalled Skipped = "shop reinstalled the app since"
+
+// MarkUninstalled stops a shop earning the moment the platform says the app
+// was uninstalled at the given time; CompleteUninstall does the rest later.
+// A shop installed after that time was reinstalled since and stays active.
+// It reports whether the shop was marked.
+func (s *Service) MarkUninstalled(ctx context.Context, shop Shop, at time.Time) (bool, error) {
+	return s.store.MarkUninstalled(ctx, shop.ID, at)
+}
+
+// CompleteUninstall finishes the uninstall that happened at the given
+// time, which MarkUninstalled usually began: the shop is uninstalled, its
+// access token, revoked by the platform, is forgotten and the audit log
+// says so, once. A shop installed after that time was reinstalled in
+// between and keeps its new access.
+func (s *Service) CompleteUninstall(ctx context.Context, shop Shop, at time.Time) (Outcome, error) {
+	now, forgot, err := s.store.CompleteUninstall(ctx, shop.ID, at)
+	switch {
+	case ErrorCode(err) == ENotFound:
+		return Outcome{Skipped: SkipShopAlreadyGone}, nil
+	case err != nil:
+		return Outcome{}, err
+	case now.Active():
+		return Outcome{Skipped: SkipReinstalled}, nil
+	case !forgot:
+		return Outcome{Skipped: SkipDuplicate}, nil
+	}
+	err = s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: string(shop.Platform),
+		Action: "uninstall", Outcome: AuditOK, Detail: "app uninstalled by the merchant"})
+	return Outcome{Detail: "uninstalled: access forgotten"}, err
 }
 
 // Credentials returns a shop's API access.

@@ -37,6 +37,7 @@ type Handler struct {
 	now            func() time.Time
 	mail           *mail // messages to shoppers (notify.go); nil: none sent
 	accruals       *accrualBatcher
+	inspector      *asynq.Inspector // privacy.go: deletes queued copies of redacted data; nil: none
 }
 
 // NewHandler returns a handler over the loyalty service.
@@ -91,12 +92,9 @@ var appliers = map[app.Platform]map[string]apply{
 		shopify.TopicRefundsCreate:   parsed(shopify.ParseRefund, (*app.Service).ReverseRefund),
 		shopify.TopicOrdersCancelled: parsed(shopify.ParseOrderCancelled, (*app.Service).CancelOrder),
 		shopify.TopicCustomersCreate: parsed(shopify.ParseCustomerCreated, (*app.Service).WelcomeCustomer),
-		shopify.TopicAppUninstalled: func(ctx context.Context, svc *app.Service, shop app.Shop, _ []byte) (app.Outcome, error) {
-			if !shop.Active() {
-				return app.Outcome{Skipped: app.SkipDuplicate}, nil
-			}
-			return app.Outcome{}, svc.Uninstall(ctx, shop)
-		},
+		// Intake marked the shop uninstalled already; the worker finishes
+		// the uninstall as of when it happened (see process).
+		shopify.TopicAppUninstalled:       nil,
 		shopify.TopicCustomersDataRequest: parsed(shopify.ParseDataRequest, exportCustomerData),
 		shopify.TopicCustomersRedact:      parsed(shopify.ParseCustomerRedact, (*app.Service).RedactCustomer),
 		shopify.TopicShopRedact:           eraseShop(shopify.ParseShopRedact),
@@ -157,19 +155,37 @@ func (h *Handler) process(ctx context.Context, w Webhook) (outcome, detail strin
 	}
 	shop, err := h.svc.Shop(ctx, w.Platform, w.Shop)
 	if app.ErrorCode(err) == app.ENotFound {
+		// An erased shop's privacy requests still clear its queued tasks:
+		// a first run may have erased the shop, then failed to clear them.
+		if err := h.purgeQueued(ctx, w, app.Outcome{}); err != nil {
+			return "retry", "", fmt.Errorf("purge queued tasks: %w", err)
+		}
 		detail = "unknown shop"
 		return "skipped", detail, record(app.DeliverySkipped, detail)
 	}
 	if err != nil {
 		return "retry", "", err
 	}
-	out, err := applyFn(ctx, h.svc, shop, w.Body)
+	var out app.Outcome
+	if w.Platform == app.Shopify && w.Topic == shopify.TopicAppUninstalled {
+		// As of when it happened, so a reinstall since then wins.
+		at := w.TriggeredAt
+		if at.IsZero() {
+			at = w.ReceivedAt
+		}
+		out, err = h.svc.CompleteUninstall(ctx, shop, at)
+	} else {
+		out, err = applyFn(ctx, h.svc, shop, w.Body)
+	}
 	if err != nil {
 		if errors.Is(err, errMalformed) || app.ErrorCode(err) == app.EInvalid {
 			detail = err.Error()
 			return "failed", detail, errors.Join(err, record(app.DeliveryFailed, detail))
 		}
 		return "retry", "", err
+	}
+	if err := h.purgeQueued(ctx, w, out); err != nil {
+		return "retry", "", fmt.Errorf("purge queued tasks: %w", err)
 	}
 	status, outcome, detail = verdict(out)
 	if err := record(status, detail); err != nil {
@@ -218,14 +234,28 @@ func describe(out app.Outcome) string {
 
 // Archived records a delivery whose task exhausted its retries, so support
 // sees it as failed next to the reason asynq archived it with.
+//
+// A delivery whose verdict is already recorded is left as it is: a failure
+// was recorded with its body by the handler, and a privacy request may have
+// cleared that body since (an archived task can be run again by hand much
+// later); writing the body back would undo the redaction. Nor is the body
+// kept for a shop that is no longer there: it was erased.
 func (h *Handler) Archived(ctx context.Context, t *asynq.Task, cause error) {
 	var w Webhook
 	if json.Unmarshal(t.Payload(), &w) != nil || w.DeliveryID == "" {
 		return
 	}
-	err := h.deliveries.RecordDelivery(ctx, app.WebhookDelivery{Platform: w.Platform, ShopDomain: w.Shop,
+	status, err := h.deliveries.DeliveryStatus(ctx, w.Platform, w.Shop, w.DeliveryID)
+	if err == nil && status.Done() {
+		return
+	}
+	body := w.Body
+	if _, err := h.svc.Shop(ctx, w.Platform, w.Shop); err != nil {
+		body = nil // erased, or unknown for now: keeping its data is not worth the doubt
+	}
+	err = h.deliveries.RecordDelivery(ctx, app.WebhookDelivery{Platform: w.Platform, ShopDomain: w.Shop,
 		DeliveryID: w.DeliveryID, Topic: w.Topic, Status: app.DeliveryFailed,
-		Detail: "gave up after retries: " + cause.Error(), Payload: w.Body, ReceivedAt: w.ReceivedAt, TriggeredAt: w.TriggeredAt})
+		Detail: "gave up after retries: " + cause.Error(), Payload: body, ReceivedAt: w.ReceivedAt, TriggeredAt: w.TriggeredAt})
 	if err != nil {
 		h.log.Error("record archived delivery", "shop", w.Shop, "delivery_id", w.DeliveryID, "error", err)
 	}

@@ -42,6 +42,7 @@ func (s *Server) routes() {
 		// console: program, rewards, staff, account, audit, dashboard
 		e.GET("/console/program", s.consoleProgram, s.requireStaff(app.EditProgram))
 		e.POST("/console/program", s.saveProgram, s.requireStaff(app.EditProgram))
+		e.POST("/console/program/earn-statuses", s.saveEarnStatuses, s.requireStaff(app.EditProgram))
 		e.GET("/console/rewards", s.consoleRewards, s.requireStaff(app.EditRewards))
 		e.POST("/console/rewards", s.addConsoleReward, s.requireStaff(app.EditRewards))
 		e.POST("/console/rewards/:id/activate", s.setConsoleRewardActive(true), s.requireStaff(app.EditRewards))
@@ -75,6 +76,8 @@ func (s *Server) routes() {
 		e.GET("/api/admin/customers", s.apiSearchCustomers, s.requireAPIToken(app.ViewCustomers))
 		e.GET("/api/admin/customers/:customer", s.apiCustomerFile, s.requireAPIToken(app.ViewCustomers))
 		e.POST("/api/admin/customers/:customer/adjustments", s.apiAdjust, s.requireAPIToken(app.AdjustBalance))
+		e.POST("/api/admin/customers/:customer/redemptions", s.apiRedeem, s.requireAPIToken(app.AdjustBalance))
+		e.GET("/api/admin/customers/:customer/redemptions", s.apiCustomerRedemptions, s.requireAPIToken(app.ViewCustomers))
 		e.POST("/api/admin/entries/:id/undo", s.apiUndo, s.requireAPIToken(app.AdjustBalance))
 		e.GET("/api/admin/approvals", s.apiApprovals, s.requireAPIToken(app.ViewCustomers))
 		e.POST("/api/admin/approvals/:id/approve", s.apiApprove, s.requireAPIToken(app.ApproveAdjustments))
@@ -211,7 +214,7 @@ func (s *Server) readyz(c echo.Context) error {
 func (s *Server) shopifyWebhook(c echo.Context) error {
 	body, err := s.readBody(c)
 	if errors.Is(err, errTooLarge) {
-		r := s.deps.Intake.TooLarge(app.Shopify)
+		r := s.deps.Intake.TooLarge(app.Shopify, c.Request().Header)
 		return c.String(r.Status, r.Message)
 	}
 	if err != nil {
@@ -226,7 +229,7 @@ func (s *Server) shopifyWebhook(c echo.Context) error {
 func (s *Server) wooCommerceWebhook(c echo.Context) error {
 	body, err := s.readBody(c)
 	if errors.Is(err, errTooLarge) {
-		r := s.deps.Intake.TooLarge(app.WooCommerce)
+		r := s.deps.Intake.TooLarge(app.WooCommerce, c.Request().Header)
 		return c.String(r.Status, r.Message)
 	}
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"loyalty/app"
 	"loyalty/jobs"
 	"loyalty/platforms/shopify"
+	"loyalty/platforms/woocommerce"
 )
 
 // Inbox is the durable parking place for deliveries the queue could not take.
@@ -36,6 +37,14 @@ type Inbox interface {
 // Shops finds shops by platform and domain.
 type Shops interface {
 	Shop(ctx context.Context, platform app.Platform, domain string) (app.Shop, error)
+}
+
+// Uninstaller marks a shop uninstalled the moment the platform says the
+// app was uninstalled at a given time, so the shop stops earning before
+// any worker runs; a reinstall after that time wins. It reports whether
+// the shop was marked.
+type Uninstaller interface {
+	MarkUninstalled(ctx context.Context, shop app.Shop, at time.Time) (bool, error)
 }
 
 // Outcomes of a delivery at intake, as counted in metrics.
@@ -69,6 +78,7 @@ type Config struct {
 type Intake struct {
 	cfg     Config
 	shops   *shopCache
+	marks   Uninstaller
 	stores  *storeCache
 	queue   *asynq.Client
 	inbox   Inbox
@@ -82,11 +92,12 @@ type Intake struct {
 func New(cfg Config, shops interface {
 	Shops
 	Stores
+	Uninstaller
 }, rdb redis.UniversalClient, inbox Inbox, log *slog.Logger, metrics *Metrics) *Intake {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Intake{cfg: cfg, shops: newShopCache(shops), stores: newStoreCache(shops), queue: asynq.NewClientFromRedisClient(rdb),
+	return &Intake{cfg: cfg, shops: newShopCache(shops), marks: shops, stores: newStoreCache(shops), queue: asynq.NewClientFromRedisClient(rdb),
 		inbox: inbox, log: log, metrics: metrics, now: time.Now}
 }
 
@@ -94,23 +105,44 @@ func New(cfg Config, shops interface {
 func (in *Intake) Shopify(ctx context.Context, header http.Header, body []byte) Result {
 	start := in.now()
 	// The signature is checked over the raw bytes before anything is parsed.
+	d, headerErr := shopify.DeliveryFromHeader(header)
 	if err := shopify.Verify(body, header.Get("X-Shopify-Hmac-Sha256"), in.cfg.ShopifySecrets...); err != nil {
-		in.log.Warn("webhook rejected: bad signature", "platform", app.Shopify,
-			"shop", header.Get("X-Shopify-Shop-Domain"), "delivery_id", header.Get("X-Shopify-Webhook-Id"), "error", err)
+		in.log.Warn("webhook rejected: bad signature", claimed(app.Shopify, d.ShopDomain, d.Topic, d.WebhookID, "error", err)...)
 		return in.done(app.Shopify, "", start, Result{http.StatusUnauthorized, OutcomeUnauthorized, "invalid webhook signature"})
 	}
-	d, err := shopify.DeliveryFromHeader(header)
-	if err != nil {
-		in.log.Warn("webhook rejected: bad headers", "platform", app.Shopify, "error", err)
-		return in.done(app.Shopify, "", start, Result{http.StatusBadRequest, OutcomeBadRequest, err.Error()})
+	if headerErr != nil {
+		in.log.Warn("webhook rejected: bad headers", claimed(app.Shopify, d.ShopDomain, d.Topic, d.WebhookID, "error", headerErr)...)
+		return in.done(app.Shopify, "", start, Result{http.StatusBadRequest, OutcomeBadRequest, headerErr.Error()})
 	}
 	return in.accept(ctx, start, jobs.Webhook{Platform: app.Shopify, Shop: d.ShopDomain, Topic: d.Topic,
 		DeliveryID: d.WebhookID, TriggeredAt: d.TriggeredAt, Body: body}, nil)
 }
 
 // TooLarge answers a delivery whose body exceeds the limit.
-func (in *Intake) TooLarge(platform app.Platform) Result {
+func (in *Intake) TooLarge(platform app.Platform, header http.Header) Result {
+	var shop, topic, id string
+	switch platform {
+	case app.Shopify:
+		d, _ := shopify.DeliveryFromHeader(header)
+		shop, topic, id = d.ShopDomain, d.Topic, d.WebhookID
+	case app.WooCommerce:
+		d, _ := woocommerce.DeliveryFromHeader(header)
+		shop, topic, id = d.Source, d.Topic, d.DeliveryID
+	}
+	in.log.Warn("webhook rejected: body too large", claimed(platform, shop, topic, id)...)
 	return in.done(platform, "", in.now(), Result{http.StatusRequestEntityTooLarge, OutcomeTooLarge, "webhook body too large"})
+}
+
+// claimed are the log attributes of a delivery refused before it could be
+// trusted: what its headers claim, cut short, since anyone can send them.
+func claimed(platform app.Platform, shop, topic, deliveryID string, more ...any) []any {
+	cut := func(v string) string {
+		if len(v) > 100 {
+			return v[:100] + "…"
+		}
+		return v
+	}
+	return append([]any{"platform", platform, "shop", cut(shop), "topic", cut(topic), "delivery_id", cut(deliveryID)}, more...)
 }
 
 // accept deduplicates and enqueues a verified delivery. known is the shop
@@ -125,20 +157,47 @@ func (in *Intake) accept(ctx context.Context, start time.Time, w jobs.Webhook, k
 	// A shop we do not know or that uninstalled the app gets 200, so the
 	// platform stops retrying something that will never be processed;
 	// privacy requests of an uninstalled shop still go through, as the
-	// platform sends the shop's erasure only after the uninstall. When the
+	// platform sends the shop's erasure only after the uninstall, and so
+	// does the uninstall itself, which the worker completes. When the
 	// lookup itself fails the delivery is accepted: the worker checks again.
-	lookup := func() (app.Shop, bool, error) {
-		if known != nil {
-			return *known, true, nil
-		}
-		return in.shops.lookup(ctx, w.Platform, w.Shop)
+	uninstall := w.Platform == app.Shopify && w.Topic == shopify.TopicAppUninstalled
+	shop, found, err := known, known != nil, error(nil)
+	if known == nil || !known.Active() {
+		// A store's cached shop that looks inactive may have come back.
+		var s app.Shop
+		s, found, err = in.shops.lookup(ctx, w.Platform, w.Shop)
+		shop = &s
 	}
-	if shop, found, err := lookup(); err == nil &&
-		(!found || !shop.Active() && !jobs.ForUninstalledShops(w.Platform, w.Topic)) {
+	switch {
+	case err != nil && uninstall:
+		// The uninstall must be marked before it is acknowledged (below);
+		// without the database the platform has to try again.
+		log.Error("webhook refused: shop lookup failed, the uninstall cannot be marked", "error", err)
+		return in.done(w.Platform, w.Topic, start, Result{http.StatusServiceUnavailable, OutcomeUnavailable, "temporarily unavailable, retry later"})
+	case err != nil:
+		log.Warn("shop lookup failed; accepting the webhook for the worker to check", "error", err)
+	case !found || !shop.Active() && !jobs.ForUninstalledShops(w.Platform, w.Topic) && !uninstall:
 		log.Warn("webhook dropped: shop unknown or uninstalled", "known", found)
 		return in.done(w.Platform, w.Topic, start, Result{http.StatusOK, OutcomeUnknownShop, "shop not installed"})
-	} else if err != nil {
-		log.Warn("shop lookup failed; accepting the webhook for the worker to check", "error", err)
+	}
+
+	// An uninstall stops the shop earning before it is acknowledged: one
+	// UPDATE, so an order paid a moment later earns nothing even while the
+	// queue is long. The worker's task does the rest (credentials, audit).
+	// The guard is the platform's own time of the uninstall, so a late or
+	// retried delivery never undoes a reinstall that came after it.
+	if uninstall && found && shop.Active() {
+		at := w.TriggeredAt
+		if at.IsZero() {
+			at = start
+		}
+		marked, err := in.marks.MarkUninstalled(ctx, *shop, at)
+		if err != nil {
+			log.Error("webhook refused: the uninstall cannot be marked", "error", err)
+			return in.done(w.Platform, w.Topic, start, Result{http.StatusServiceUnavailable, OutcomeUnavailable, "temporarily unavailable, retry later"})
+		}
+		in.shops.forget(w.Platform, w.Shop)
+		log.Info("shop marked uninstalled", "marked", marked)
 	}
 
 	// Only an enqueued task answers "duplicate": the task id is the
@@ -183,9 +242,14 @@ func (in *Intake) done(platform app.Platform, topic string, start time.Time, r R
 	return r
 }
 
-// shopCache remembers shop lookups briefly: intake must not pay a database
-// round trip per delivery. A shop added or uninstalled is seen within the
-// TTL; the worker always checks the database itself.
+// shopCache remembers active shops briefly: intake must not pay a database
+// round trip per delivery. Only an active shop is served from it. A shop
+// that is unknown or uninstalled is read again every time, because its
+// deliveries are dropped and a drop is final: the first webhook after an
+// install or a reinstall must not meet a stale verdict. Drops are rare, so
+// those reads are cheap. A shop uninstalled elsewhere may still be served
+// as active for up to the TTL; the worker reads the database itself, so
+// such a delivery earns nothing.
 type shopCache struct {
 	shops Shops
 	mu    sync.RWMutex
@@ -195,12 +259,13 @@ type shopCache struct {
 
 type cachedShop struct {
 	shop    app.Shop
-	found   bool
 	expires time.Time
 }
 
 const (
-	shopCacheTTL    = 15 * time.Second
+	shopCacheTTL = 15 * time.Second
+	// shopCacheMissTT is how long storeCache remembers an unknown
+	// WooCommerce store key (answered 401, so the store retries).
 	shopCacheMissTT = 3 * time.Second
 )
 
@@ -208,31 +273,43 @@ func newShopCache(shops Shops) *shopCache {
 	return &shopCache{shops: shops, byKey: map[string]cachedShop{}, now: time.Now}
 }
 
+func shopKey(platform app.Platform, domain string) string { return string(platform) + "|" + domain }
+
+// lookup returns the shop and whether it exists: an active shop from the
+// cache when it is there, anything else from the database.
 func (c *shopCache) lookup(ctx context.Context, platform app.Platform, domain string) (app.Shop, bool, error) {
-	key := string(platform) + "|" + domain
+	key := shopKey(platform, domain)
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.byKey[key]
 	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
-		return e.shop, e.found, nil
+		return e.shop, true, nil
 	}
 	shop, err := c.shops.Shop(ctx, platform, domain)
-	found := err == nil
 	if err != nil && app.ErrorCode(err) != app.ENotFound {
 		return app.Shop{}, false, err
 	}
-	ttl := shopCacheTTL
-	if !found {
-		ttl = shopCacheMissTT
-	}
+	found := err == nil
 	c.mu.Lock()
-	if len(c.byKey) > 100000 {
-		c.byKey = map[string]cachedShop{} // bounded: unknown domains cannot grow it forever
+	if found && shop.Active() {
+		if len(c.byKey) > 100000 {
+			c.byKey = map[string]cachedShop{} // bounded, whatever the number of shops
+		}
+		c.byKey[key] = cachedShop{shop: shop, expires: now.Add(shopCacheTTL)}
+	} else {
+		delete(c.byKey, key)
 	}
-	c.byKey[key] = cachedShop{shop: shop, found: found, expires: now.Add(ttl)}
 	c.mu.Unlock()
 	return shop, found, nil
+}
+
+// forget drops a shop from the cache, e.g. when this process marked it
+// uninstalled.
+func (c *shopCache) forget(platform app.Platform, domain string) {
+	c.mu.Lock()
+	delete(c.byKey, shopKey(platform, domain))
+	c.mu.Unlock()
 }
 
 // Metrics are intake's Prometheus collectors.

@@ -40,18 +40,18 @@ func (in *Intake) WooCommerce(ctx context.Context, storeKey string, header http.
 		return in.done(app.WooCommerce, "", start, Result{http.StatusServiceUnavailable, OutcomeUnavailable, "temporarily unavailable"})
 	}
 	if !found {
-		in.log.Warn("webhook rejected: unknown store key", "platform", app.WooCommerce, "store_key", storeKey)
+		in.log.Warn("webhook rejected: unknown store key", claimed(app.WooCommerce, header.Get("X-WC-Webhook-Source"),
+			header.Get("X-WC-Webhook-Topic"), header.Get("X-WC-Webhook-Delivery-ID"), "store_key", storeKey)...)
 		return in.done(app.WooCommerce, "", start, Result{http.StatusUnauthorized, OutcomeUnauthorized, "unknown store"})
 	}
+	d, headerErr := woocommerce.DeliveryFromHeader(header)
 	if err := woocommerce.Verify(body, header.Get("X-WC-Webhook-Signature"), store.secret); err != nil {
-		in.log.Warn("webhook rejected: bad signature", "platform", app.WooCommerce, "shop", store.shop.Domain,
-			"delivery_id", header.Get("X-WC-Webhook-Delivery-ID"), "error", err)
+		in.log.Warn("webhook rejected: bad signature", claimed(app.WooCommerce, store.shop.Domain, d.Topic, d.DeliveryID, "error", err)...)
 		return in.done(app.WooCommerce, "", start, Result{http.StatusUnauthorized, OutcomeUnauthorized, "invalid webhook signature"})
 	}
-	d, err := woocommerce.DeliveryFromHeader(header)
-	if err != nil {
-		in.log.Warn("webhook rejected: bad headers", "platform", app.WooCommerce, "shop", store.shop.Domain, "error", err)
-		return in.done(app.WooCommerce, "", start, Result{http.StatusBadRequest, OutcomeBadRequest, err.Error()})
+	if headerErr != nil {
+		in.log.Warn("webhook rejected: bad headers", claimed(app.WooCommerce, store.shop.Domain, d.Topic, d.DeliveryID, "error", headerErr)...)
+		return in.done(app.WooCommerce, "", start, Result{http.StatusBadRequest, OutcomeBadRequest, headerErr.Error()})
 	}
 	// WooCommerce sends an order's whole current state, possibly many times
 	// and out of order, with a delivery id unique to each attempt. The

@@ -31,6 +31,7 @@ func (s *Store) InstallShop(ctx context.Context, shop app.Shop, p app.Program, c
 	if err != nil {
 		return app.Shop{}, false, translate(err)
 	}
+	s.programChanged(ctx, installed.ID)
 	return installed.toApp(), !inserted, nil
 }
 
@@ -72,6 +73,7 @@ func upsertShop(tx *gorm.DB, shop app.Shop, p app.Program) (shopRow, bool, error
 // Uninstall marks a shop uninstalled and forgets its access, which the
 // platform revokes on uninstall.
 func (s *Store) Uninstall(ctx context.Context, shopID int64) error {
+	defer s.programChanged(ctx, shopID) // the widget stops at once
 	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE shops SET status = 'uninstalled', uninstalled_at = now(), updated_at = now() WHERE id = ?`, shopID)
 		if res.Error != nil {
@@ -82,6 +84,67 @@ func (s *Store) Uninstall(ctx context.Context, shopID int64) error {
 		}
 		return tx.Exec(`DELETE FROM shop_credentials WHERE shop_id = ?`, shopID).Error
 	}))
+}
+
+// MarkUninstalled marks an active shop uninstalled by an uninstall that
+// happened at the given time, in one statement. A shop installed after that
+// time came back since (a reinstall wins) and is left alone, as is a shop
+// already uninstalled. It reports whether the shop changed.
+func (s *Store) MarkUninstalled(ctx context.Context, shopID int64, at time.Time) (bool, error) {
+	defer s.programChanged(ctx, shopID) // the widget stops at once
+	res := s.db.WithContext(ctx).Exec(`UPDATE shops SET status = 'uninstalled', uninstalled_at = now(), updated_at = now()
+		WHERE id = ? AND status = 'active' AND COALESCE(installed_at, created_at) <= ?`, shopID, at)
+	if res.Error != nil {
+		return false, translate(res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// CompleteUninstall finishes the uninstall that happened at the given
+// time: the shop is marked uninstalled if intake did not do it already and
+// its access is forgotten. The shop's row is locked, so a reinstall cannot
+// slip in between; a shop installed after that time came back and keeps
+// its new credentials. It returns the shop as it now is and whether there
+// were credentials to forget, i.e. whether this completed the uninstall.
+func (s *Store) CompleteUninstall(ctx context.Context, shopID int64, at time.Time) (app.Shop, bool, error) {
+	defer s.programChanged(ctx, shopID)
+	var shop shopRow
+	var forgot bool
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rows []struct {
+			ID                                       int64
+			Platform, Domain, Name, Currency, Status string
+			CreatedAt                                time.Time
+			Reinstalled                              bool
+		}
+		if err := tx.Raw(`SELECT `+shopColumns+`, COALESCE(installed_at, created_at) > ? AS reinstalled
+			FROM shops WHERE id = ? FOR UPDATE`, at, shopID).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return app.Errorf(app.ENotFound, "no shop %d", shopID)
+		}
+		r := rows[0]
+		shop = shopRow{ID: r.ID, Platform: r.Platform, Domain: r.Domain, Name: r.Name, Currency: r.Currency,
+			Status: r.Status, CreatedAt: r.CreatedAt}
+		if app.ShopStatus(shop.Status) == app.ShopActive {
+			if r.Reinstalled {
+				return nil // installed again after the uninstall: the reinstall wins
+			}
+			if err := tx.Exec(`UPDATE shops SET status = 'uninstalled', uninstalled_at = now(), updated_at = now()
+				WHERE id = ?`, shopID).Error; err != nil {
+				return err
+			}
+			shop.Status = string(app.ShopUninstalled)
+		}
+		res := tx.Exec(`DELETE FROM shop_credentials WHERE shop_id = ?`, shopID)
+		forgot = res.RowsAffected > 0
+		return res.Error
+	})
+	if err != nil {
+		return app.Shop{}, false, translate(err)
+	}
+	return shop.toApp(), forgot, nil
 }
 
 func credentialContext(shopID int64, field string) string {
