@@ -169,9 +169,9 @@ func (s *Service) AdjustAsStaff(ctx context.Context, shop Shop, m Staff, r Adjus
 		}
 		req.CustomerPlatformID, req.CustomerEmail = c.PlatformID, c.Email
 		if created {
-			s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(m),
+			s.store.AuditCustomer(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(m),
 				Action: "adjustment requested", Outcome: AuditOK, Detail: adjustDetail(c, r.Points, reasonText(r.ReasonCode, r.Note)) +
-					"; above the " + strconv.FormatInt(limit, 10) + "-point limit of " + string(m.Role)})
+					"; above the " + strconv.FormatInt(limit, 10) + "-point limit of " + string(m.Role)}, c.ID)
 		}
 		return AdjustResult{Request: &req}, nil
 	}
@@ -240,8 +240,10 @@ func (s *Service) postAdjustment(ctx context.Context, shop Shop, prog Program, c
 	if cause.Undoes != 0 {
 		action = "undo adjustment"
 	}
-	return entry, s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: cause.Staff,
-		Action: action, Outcome: AuditOK, Detail: adjustDetail(c, points, cause.Reason) + "; entry " + strconv.FormatInt(entry.ID, 10)})
+	// Tied to the customer: staff's free-text reason may say anything about
+	// them, and redacting them must scrub it.
+	return entry, s.store.AuditCustomer(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: cause.Staff,
+		Action: action, Outcome: AuditOK, Detail: adjustDetail(c, points, cause.Reason) + "; entry " + strconv.FormatInt(entry.ID, 10)}, c.ID)
 }
 
 // UndoAdjustment reverses a staff adjustment with a new entry of the
@@ -347,8 +349,8 @@ func (s *Service) DecideAdjustment(ctx context.Context, shop Shop, m Staff, requ
 	if note != "" {
 		detail += "; " + note
 	}
-	return req, s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(m),
-		Action: "adjustment " + string(req.Status), Outcome: AuditOK, Detail: detail})
+	return req, s.store.AuditCustomer(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: StaffLabel(m),
+		Action: "adjustment " + string(req.Status), Outcome: AuditOK, Detail: detail}, req.CustomerID)
 }
 
 // AdjustmentRequests lists a shop's adjustment requests, newest first,

@@ -64,8 +64,10 @@ func (s *Service) SetBirthday(ctx context.Context, shop Shop, req BirthdayChange
 	}
 	if changed && req.Staff != "" {
 		detail := fmt.Sprintf("customer %s: birthday %s → %s: %s", req.CustomerID, orNone(before), req.Birthday, req.Reason)
-		if err := s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: req.Staff,
-			Action: "change birthday", Outcome: AuditOK, Detail: detail}); err != nil {
+		// Tied to the customer: the line holds their birthday and staff's
+		// free text, which redacting them must scrub.
+		if err := s.store.AuditCustomer(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: req.Staff,
+			Action: "change birthday", Outcome: AuditOK, Detail: detail}, out.ID); err != nil {
 			return Customer{}, err
 		}
 	}

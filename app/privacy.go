@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -192,6 +193,9 @@ type Redaction struct {
 	CustomerID       int64 // the internal id of the customer redacted, 0 when none was found
 	ExportsDeleted   int64
 	PayloadsScrubbed int64 // stored webhook payloads cleared because they named the customer
+	// AuditScrubbed counts audit lines whose detail was replaced because
+	// they were about the customer; who did what, and when, stays.
+	AuditScrubbed int64
 }
 
 // Erasure is what erasing a shop changed.
@@ -219,9 +223,13 @@ type PrivacyStore interface {
 	DataExports(ctx context.Context, shopID int64) ([]DataExport, error)
 	DataExport(ctx context.Context, shopID, id int64) (DataExport, error)
 	SetDataExportStatus(ctx context.Context, shopID, id int64, status DataExportStatus) error
-	// RedactCustomer anonymises the customer, deletes their exports and
+	// AuditCustomer writes an audit line about one customer (internal id),
+	// so that redacting the customer finds the line whatever its text says.
+	AuditCustomer(ctx context.Context, e AuditEntry, customerID int64) error
+	// RedactCustomer anonymises the customer, deletes their exports,
 	// clears the shop's stored webhook payloads that name them or the
-	// orders, in one transaction.
+	// orders, and scrubs the details of audit lines about them, in one
+	// transaction.
 	RedactCustomer(ctx context.Context, shop Shop, r RedactRequest) (Redaction, error)
 	// EraseShop deletes everything held for the shop's domain in one
 	// transaction, unless the shop is active again.
@@ -365,8 +373,11 @@ func customerDataDocument(shop Shop, req DataRequest, recs CustomerRecords, now 
 // cleared and their platform id replaced, so nothing left identifies them,
 // while their ledger, lots and balance stay and the books still add up.
 // Their data exports are deleted, and so are the shop's stored webhook
-// payloads that name them or the orders to redact. A customer the app does
-// not know, or has already redacted, is not an error.
+// payloads that name them or the orders to redact. Audit lines about them
+// (staff correcting a birthday, adjusting points, with free-text reasons)
+// lose their detail but keep who did what and when, so staff stay
+// accountable. A customer the app does not know, or has already redacted,
+// is not an error.
 func (s *Service) RedactCustomer(ctx context.Context, shop Shop, req RedactRequest) (Outcome, error) {
 	req.CustomerID = strings.TrimSpace(req.CustomerID)
 	req.Email = strings.TrimSpace(req.Email)
@@ -388,6 +399,9 @@ func (s *Service) RedactCustomer(ctx context.Context, shop Shop, req RedactReque
 	}
 	if r.PayloadsScrubbed > 0 {
 		done = append(done, plural(r.PayloadsScrubbed, "stored webhook payload")+" cleared")
+	}
+	if r.AuditScrubbed > 0 {
+		done = append(done, plural(r.AuditScrubbed, "audit line")+" scrubbed")
 	}
 	if len(done) == 0 {
 		return Outcome{Skipped: SkipNothingToRedact,
@@ -436,6 +450,36 @@ func (s *Service) DataExport(ctx context.Context, shop Shop, id int64) (DataExpo
 func (s *Service) MarkDataExportDelivered(ctx context.Context, shop Shop, id int64) error {
 	return s.store.SetDataExportStatus(ctx, shop.ID, id, ExportDelivered)
 }
+
+// Mentions reports whether a payload names a customer: holds one of ids
+// as a whole number (not as part of a longer one, so customer 12 is not
+// named by order 4123) or, ignoring case, the email. Redaction finds with
+// it what it must clear, wherever the payload is kept.
+func Mentions(payload []byte, ids []string, email string) bool {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email != "" && bytes.Contains(bytes.ToLower(payload), []byte(email)) {
+		return true
+	}
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		for from := 0; ; {
+			i := bytes.Index(payload[from:], []byte(id))
+			if i < 0 {
+				break
+			}
+			start, end := from+i, from+i+len(id)
+			if (start == 0 || !isDigit(payload[start-1])) && (end == len(payload) || !isDigit(payload[end])) {
+				return true
+			}
+			from = start + 1
+		}
+	}
+	return false
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 func plural(n int64, noun string) string {
 	if n == 1 {

@@ -168,7 +168,26 @@ func TestRedactCustomer(t *testing.T) {
 	if _, err := f.svc.SetBirthday(f.ctx, f.shop, app.BirthdayChange{CustomerID: "191167", Birthday: app.Birthday{Month: time.May, Day: 17}}); err != nil {
 		t.Fatal(err)
 	}
+	// Staff write about the customer in the audit log: a corrected
+	// birthday, and adjustments with free-text notes, one of which names
+	// them only by name.
+	ann := f.staff("Ann", app.RoleOwner)
+	if _, err := f.svc.SetBirthday(f.ctx, f.shop, app.BirthdayChange{CustomerID: "191167", Birthday: app.Birthday{Month: time.June, Day: 1},
+		Staff: app.StaffLabel(ann), Reason: "John Smith asked by phone"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"191167", "1911670"} {
+		if _, err := f.svc.AdjustAsStaff(f.ctx, f.shop, ann, app.AdjustRequest{CustomerID: who, Points: 10, ReasonCode: app.ReasonOther,
+			Note: "John Smith's parcel came late", IdempotencyKey: "k-" + who}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before, _ := f.svc.Balance(f.ctx, f.shop, "191167")
+	// A decision on a request names the requester, not the customer.
+	if err := f.store.AuditCustomer(f.ctx, app.AuditEntry{ShopID: f.shop.ID, ShopDomain: f.shop.Domain, Actor: app.StaffLabel(ann),
+		Action: "adjustment approved", Outcome: app.AuditOK, Detail: "request 7 by Bob: 10 points; Mrs Smith rang twice"}, before.ID); err != nil {
+		t.Fatal(err)
+	}
 	f.uninstall() // customer requests must be honoured after an uninstall too
 
 	req := app.RedactRequest{CustomerID: "191167", Email: "john@example.com", OrdersToRedact: []string{"220458"}}
@@ -194,11 +213,11 @@ func TestRedactCustomer(t *testing.T) {
 		if platformID == "191167" || !strings.HasPrefix(platformID, "redacted:") || email+first+last+locale != "" || redactedAt == nil || birthMonth != nil {
 			t.Fatalf("customer row = %q %q %q %q %q redacted at %v", platformID, email, first, last, locale, redactedAt)
 		}
-		if balance != before.Balance || balance != 60 {
+		if balance != before.Balance || balance != 70 {
 			t.Fatalf("balance = %d, want %d kept", balance, before.Balance)
 		}
-		if n := f.count(`SELECT count(*) FROM ledger_entries WHERE customer_id = $1`, before.ID); n != 2 {
-			t.Fatalf("%d ledger entries, want both kept", n)
+		if n := f.count(`SELECT count(*) FROM ledger_entries WHERE customer_id = $1`, before.ID); n != 3 {
+			t.Fatalf("%d ledger entries, want all three kept", n)
 		}
 		f.reconciles()
 	})
@@ -245,7 +264,7 @@ func TestRedactCustomer(t *testing.T) {
 		}
 		found := false
 		for _, a := range log {
-			if strings.Contains(a.Detail, "191167") || strings.Contains(a.Detail, "john") {
+			if mentions191167(a.Detail) || strings.Contains(a.Detail, "john") || strings.Contains(a.Detail, "06-01") {
 				t.Errorf("audit line names the customer: %+v", a)
 			}
 			found = found || a.Action == "redact_customer"
@@ -254,6 +273,46 @@ func TestRedactCustomer(t *testing.T) {
 			t.Fatalf("no redaction in the audit log: %+v", log)
 		}
 	})
+	t.Run("staff lines about them keep who did what and when, not what they wrote", func(t *testing.T) {
+		log, err := f.svc.AuditLog(f.ctx, f.shop.Domain, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scrubbed := map[string]int{}
+		for _, a := range log {
+			if a.Detail == "redacted" {
+				if a.Actor != app.StaffLabel(ann) || a.CreatedAt.IsZero() {
+					t.Errorf("scrubbed line lost its actor or time: %+v", a)
+				}
+				scrubbed[a.Action]++
+			}
+		}
+		if scrubbed["change birthday"] != 1 || scrubbed["adjust balance"] != 1 || scrubbed["adjustment approved"] != 1 || len(scrubbed) != 3 {
+			t.Fatalf("scrubbed lines by action = %v, want the birthday change, one adjustment and the decision", scrubbed)
+		}
+		if n := f.count(`SELECT count(*) FROM audit_log WHERE detail LIKE 'customer 1911670:%John Smith%'`); n != 1 {
+			t.Fatalf("%d lines about the other customer kept, want 1", n)
+		}
+		if !strings.Contains(out.Detail, "3 audit lines scrubbed") {
+			t.Fatalf("outcome = %q, want the scrubbed lines counted", out.Detail)
+		}
+	})
+	t.Run("a line tied to them is scrubbed even when its text does not name them", func(t *testing.T) {
+		if n := f.count(`SELECT count(*) FROM audit_log WHERE detail LIKE '%Mrs Smith%'`); n != 0 {
+			t.Fatalf("%d lines still hold what staff wrote about the customer", n)
+		}
+	})
+}
+
+// mentions191167 reports whether s names customer 191167 (not 1911670).
+func mentions191167(s string) bool {
+	for i := strings.Index(s, "191167"); i >= 0; i = strings.Index(s, "191167") {
+		if end := i + 6; end == len(s) || s[end] < '0' || s[end] > '9' {
+			return true
+		}
+		s = s[i+6:]
+	}
+	return false
 }
 
 func TestEraseShop(t *testing.T) {
@@ -262,11 +321,35 @@ func TestEraseShop(t *testing.T) {
 		f.accrue(paid("1", "c1", "100.00"))
 		f.refund(refund("1", "r1", "10.00"))
 		f.export(app.DataRequest{CustomerID: "c1", RequestID: "1"})
+		ann := f.staff("Ann", app.RoleOwner)
+		if _, err := f.svc.SetBirthday(f.ctx, f.shop, app.BirthdayChange{CustomerID: "c1", Birthday: app.Birthday{Month: time.May, Day: 17},
+			Staff: app.StaffLabel(ann), Reason: "asked by phone"}); err != nil {
+			t.Fatal(err)
+		}
+		f.staffAdjust(ann, "c1", 10, "k1")
 		f.uninstall()
 		out, err := f.svc.EraseShop(f.ctx, f.shop)
 		if err != nil || out.Skipped != app.SkipNone || !strings.Contains(out.Detail, "1 customer, 1 order") {
 			t.Fatalf("outcome = %+v, %v", out, err)
 		}
+		t.Run("the audit log keeps only the erasure, not what staff wrote", func(t *testing.T) {
+			var lines []string
+			rows, err := f.store.SQL().Query(`SELECT action || ': ' || detail FROM audit_log WHERE shop_domain = $1 ORDER BY id`, f.shop.Domain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var l string
+				if err := rows.Scan(&l); err != nil {
+					t.Fatal(err)
+				}
+				lines = append(lines, l)
+			}
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "erase: ") {
+				t.Fatalf("audit lines = %q, want the erasure alone", lines)
+			}
+		})
 		if _, err := f.svc.Shop(f.ctx, app.Shopify, f.shop.Domain); app.ErrorCode(err) != app.ENotFound {
 			t.Fatalf("shop still there: %v", err)
 		}

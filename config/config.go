@@ -98,6 +98,12 @@ type Mail struct {
 	// UnsubscribeKey signs unsubscribe links: UNSUBSCRIBE_SECRET, or
 	// derived from ENCRYPTION_KEY.
 	UnsubscribeKey []byte
+	// PreviousUnsubscribeKeys still open links signed before a change of
+	// key: shoppers click links in messages sent long before. They are the
+	// keys derived from ENCRYPTION_KEY_PREVIOUS (before a rotation of the
+	// encryption key) and, once UNSUBSCRIBE_SECRET is set, from
+	// ENCRYPTION_KEY (before the secret was).
+	PreviousUnsubscribeKeys [][]byte
 }
 
 // Console configures the staff console (for now the queue dashboard at
@@ -270,12 +276,14 @@ func load(getenv func(string) string) (Config, error) {
 			bad("UNSUBSCRIBE_SECRET", "must be at least 32 characters")
 		}
 		c.Mail.UnsubscribeKey = []byte(secret)
+		if c.EncryptionKey != nil {
+			c.Mail.PreviousUnsubscribeKeys = append(c.Mail.PreviousUnsubscribeKeys, unsubscribeKey(c.EncryptionKey))
+		}
 	} else if c.EncryptionKey != nil {
-		// A key of its own, so the encryption key never signs anything
-		// shoppers can see.
-		m := hmac.New(sha256.New, c.EncryptionKey)
-		m.Write([]byte("loyalty unsubscribe links v1"))
-		c.Mail.UnsubscribeKey = m.Sum(nil)
+		c.Mail.UnsubscribeKey = unsubscribeKey(c.EncryptionKey)
+	}
+	if c.PreviousEncryptionKey != nil {
+		c.Mail.PreviousUnsubscribeKeys = append(c.Mail.PreviousUnsubscribeKeys, unsubscribeKey(c.PreviousEncryptionKey))
 	}
 
 	users, err := parseConsoleUsers(env("CONSOLE_USERS", ""))
@@ -431,4 +439,13 @@ func consoleUsers(users []ConsoleUser) string {
 		names[i] = u.Name + ":****"
 	}
 	return strings.Join(names, ",")
+}
+
+// unsubscribeKey derives the key that signs unsubscribe links from an
+// encryption key: a key of its own, so the encryption key never signs
+// anything shoppers can see.
+func unsubscribeKey(encryptionKey []byte) []byte {
+	m := hmac.New(sha256.New, encryptionKey)
+	m.Write([]byte("loyalty unsubscribe links v1"))
+	return m.Sum(nil)
 }

@@ -3,10 +3,13 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"loyalty/app"
 	"loyalty/internal/testenv"
@@ -263,12 +266,12 @@ func TestShopRedactFromTheRealSample(t *testing.T) {
 		}
 		w.env.Reconciles(t)
 	})
-	t.Run("the audit log keeps its lines, detached from the shop, and says it was erased", func(t *testing.T) {
-		var attached, erased int64
-		err := w.env.Store.SQL().QueryRow(`SELECT count(*) FILTER (WHERE shop_id IS NOT NULL), count(*) FILTER (WHERE action = 'erase')
-			FROM audit_log WHERE shop_domain = $1`, goneShop).Scan(&attached, &erased)
-		if err != nil || attached != 0 || erased != 1 {
-			t.Fatalf("audit: %d lines attached, %d erasures, %v", attached, erased, err)
+	t.Run("the audit log keeps only the erasure, detached from the shop", func(t *testing.T) {
+		var lines, attached, erased int64
+		err := w.env.Store.SQL().QueryRow(`SELECT count(*), count(*) FILTER (WHERE shop_id IS NOT NULL), count(*) FILTER (WHERE action = 'erase')
+			FROM audit_log WHERE shop_domain = $1`, goneShop).Scan(&lines, &attached, &erased)
+		if err != nil || lines != 1 || attached != 0 || erased != 1 {
+			t.Fatalf("audit: %d lines, %d attached, %d erasures, %v", lines, attached, erased, err)
 		}
 	})
 	t.Run("a repeat is answered and changes nothing", func(t *testing.T) {
@@ -327,5 +330,142 @@ func TestMalformedPrivacyRequestIsRecordedAndNotRetried(t *testing.T) {
 	}
 	if d := w.delivery(t, "bad"); d.Status != app.DeliveryFailed {
 		t.Fatalf("delivery = %+v", d)
+	}
+}
+
+// queued puts a webhook task for a shop in the queue, in the given state:
+// pending, scheduled, or archived (given up, kept for months with its body).
+func queued(t *testing.T, env *testenv.Env, shop, id string, body string, state asynq.TaskState) {
+	t.Helper()
+	task, err := jobs.NewWebhookTask(jobs.Webhook{Platform: app.Shopify, Shop: shop, Topic: "orders/paid",
+		DeliveryID: id, ReceivedAt: time.Now(), Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []asynq.Option
+	if state == asynq.TaskStateScheduled {
+		opts = append(opts, asynq.ProcessIn(time.Hour))
+	}
+	info, err := asynq.NewClientFromRedisClient(env.Redis).Enqueue(task, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state == asynq.TaskStateArchived {
+		if err := asynq.NewInspectorFromRedisClient(env.Redis).ArchiveTask(info.Queue, info.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// queuedDeliveries lists the delivery ids of the webhook tasks left in the
+// queues, by state.
+func queuedDeliveries(t *testing.T, env *testenv.Env) map[string]asynq.TaskState {
+	t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(env.Redis)
+	out := map[string]asynq.TaskState{}
+	for queue := range jobs.Queues {
+		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+			insp.ListPendingTasks, insp.ListScheduledTasks, insp.ListRetryTasks, insp.ListArchivedTasks} {
+			tasks, err := list(queue, asynq.PageSize(1000))
+			if errors.Is(err, asynq.ErrQueueNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range tasks {
+				var w jobs.Webhook
+				if json.Unmarshal(task.Payload, &w) == nil {
+					out[w.Shop+" "+w.DeliveryID] = task.State
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestCustomerRedactDeletesQueuedTasksThatNameTheCustomer(t *testing.T) {
+	w := newWorker(t, nil)
+	w.h.WithInspector(asynq.NewInspectorFromRedisClient(w.env.Redis))
+	earn(t, w.env, w.env.Shop, privacyCustomer, "299938")
+	shop, other := testenv.ShopDomain, "neighbour.myshopify.com"
+	queued(t, w.env, shop, "gave-up", `{"customer": {"id": 191167, "email": "john@example.com"}}`, asynq.TaskStateArchived)
+	queued(t, w.env, shop, "by-email", `{"contact_email": "JOHN@example.com"}`, asynq.TaskStateArchived)
+	queued(t, w.env, shop, "someone-else", `{"customer": {"id": 1911670}}`, asynq.TaskStateArchived)
+	queued(t, w.env, other, "other-shop", `{"customer": {"id": 191167}}`, asynq.TaskStateArchived)
+	queued(t, w.env, shop, "about-to-run", `{"customer": {"id": 191167}}`, asynq.TaskStatePending)
+	// A delivery that failed for good: the handler kept its body for support.
+	failed, _ := jobs.NewWebhookTask(jobs.Webhook{Platform: app.Shopify, Shop: shop, Topic: "orders/paid",
+		DeliveryID: "failed", ReceivedAt: time.Now(), Body: []byte(`{"customer": {"id": 191167}}`)})
+	if err := w.env.Store.RecordDelivery(context.Background(), app.WebhookDelivery{Platform: app.Shopify, ShopDomain: shop,
+		DeliveryID: "failed", Topic: "orders/paid", Status: app.DeliveryFailed, Payload: []byte(`{"customer": {"id": 191167}}`),
+		ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	w.mustRun(t, "customers/redact", "red", testenv.Fixture(t, "shopify/customers_redact.json"))
+
+	t.Run("archived tasks of the shop that name the customer are deleted, others stay", func(t *testing.T) {
+		left := queuedDeliveries(t, w.env)
+		for _, gone := range []string{"gave-up", "by-email"} {
+			if _, ok := left[shop+" "+gone]; ok {
+				t.Errorf("task %s still queued with the customer's data", gone)
+			}
+		}
+		for _, kept := range []string{shop + " someone-else", other + " other-shop", shop + " about-to-run"} {
+			if _, ok := left[kept]; !ok {
+				t.Errorf("task %s was deleted", kept)
+			}
+		}
+	})
+	t.Run("an archived task does not put a cleared body back", func(t *testing.T) {
+		if d := w.delivery(t, "failed"); d.Payload != nil {
+			t.Fatalf("the redaction left the body: %s", d.Payload)
+		}
+		w.h.Archived(context.Background(), failed, errors.New("run again by hand, failed again"))
+		if d := w.delivery(t, "failed"); d.Payload != nil {
+			t.Fatalf("the body came back after the redaction: %s", d.Payload)
+		}
+	})
+}
+
+func TestShopRedactDeletesTheShopsQueuedTasks(t *testing.T) {
+	w := newWorker(t, nil)
+	w.h.WithInspector(asynq.NewInspectorFromRedisClient(w.env.Redis))
+	seedShop(t, w.env, "neighbour.myshopify.com")
+	gone := uninstall(t, w.env, seedShop(t, w.env, goneShop))
+	for _, state := range []asynq.TaskState{asynq.TaskStateArchived, asynq.TaskStateScheduled, asynq.TaskStatePending} {
+		queued(t, w.env, goneShop, state.String(), `{"customer": {"id": 191167}}`, state)
+		queued(t, w.env, "neighbour.myshopify.com", state.String(), `{"customer": {"id": 191167}}`, state)
+	}
+
+	w.runFor(t, gone.Domain, "shop/redact", "sr", testenv.Fixture(t, "shopify/shop_redact.json"))
+
+	left := queuedDeliveries(t, w.env)
+	for _, state := range []string{"archived", "scheduled", "pending"} {
+		if _, ok := left[goneShop+" "+state]; ok {
+			t.Errorf("the erased shop's %s task is still queued", state)
+		}
+		if _, ok := left["neighbour.myshopify.com "+state]; !ok {
+			t.Errorf("another shop's %s task was deleted", state)
+		}
+	}
+	t.Run("a task of the erased shop that gives up later keeps no body", func(t *testing.T) {
+		late, _ := jobs.NewWebhookTask(jobs.Webhook{Platform: app.Shopify, Shop: goneShop, Topic: "orders/paid",
+			DeliveryID: "late", ReceivedAt: time.Now(), Body: []byte(`{"customer": {"id": 191167}}`)})
+		w.h.Archived(context.Background(), late, errors.New("gave up"))
+		if d := w.deliveryOf(t, goneShop, "late"); d.Payload != nil || d.Status != app.DeliveryFailed {
+			t.Fatalf("delivery = %+v", d)
+		}
+	})
+}
+
+func TestShopRedactOfAReinstalledShopKeepsItsQueuedTasks(t *testing.T) {
+	w := newWorker(t, nil)
+	w.h.WithInspector(asynq.NewInspectorFromRedisClient(w.env.Redis))
+	queued(t, w.env, testenv.ShopDomain, "retry-later", `{"id": 1}`, asynq.TaskStateScheduled)
+	w.mustRun(t, "shop/redact", "sr", testenv.Fixture(t, "shopify/shop_redact.json"))
+	if _, ok := queuedDeliveries(t, w.env)[testenv.ShopDomain+" retry-later"]; !ok {
+		t.Fatal("the reinstalled shop lost its queued task")
 	}
 }

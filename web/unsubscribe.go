@@ -19,6 +19,23 @@ import (
 type Unsubscribe struct {
 	// Key checks the links' signatures: the key the mailer signs with.
 	Key []byte
+	// Previous are keys links were signed with before a change of key:
+	// messages sent before it still carry them.
+	Previous [][]byte
+}
+
+// parse reads a link's token under the current key, then the previous ones.
+func (u *Unsubscribe) parse(token string) (shopID, customerID int64, err error) {
+	shopID, customerID, err = app.ParseUnsubscribeToken(u.Key, token)
+	for _, key := range u.Previous {
+		if err == nil {
+			break
+		}
+		if s, c, perr := app.ParseUnsubscribeToken(key, token); perr == nil {
+			return s, c, nil
+		}
+	}
+	return shopID, customerID, err
 }
 
 var unsubscribeTmpl = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
@@ -71,7 +88,7 @@ func (s *Server) unsubscribeRespond(c echo.Context, confirm bool) error {
 	lang := email.For(acceptLanguage(c.Request()))
 	view := unsubscribeView{Lang: lang.Code, Title: lang.T("unsubscribe", 0, nil), Invalid: lang.T("unsub.invalid", 0, nil),
 		Color: template.CSS(app.DefaultLook.Color), OnColor: "#ffffff"}
-	shopID, customerID, err := app.ParseUnsubscribeToken(s.deps.Unsubscribe.Key, token)
+	shopID, customerID, err := s.deps.Unsubscribe.parse(token)
 	if err != nil {
 		return s.unsubscribeHTML(c, http.StatusBadRequest, view)
 	}

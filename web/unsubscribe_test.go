@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"loyalty/app"
+	"loyalty/config"
 	"loyalty/email"
 	"loyalty/email/emailtest"
 	"loyalty/internal/testenv"
@@ -33,8 +34,15 @@ type unsubRig struct {
 func newUnsubRig(t *testing.T) *unsubRig {
 	t.Helper()
 	key := []byte("unsubscribe-key-for-tests-only!!")
+	return newUnsubRigWith(t, key, &web.Unsubscribe{Key: key})
+}
+
+// newUnsubRigWith is a rig whose mailer signs links with key and whose
+// page checks them with page.
+func newUnsubRigWith(t *testing.T, key []byte, page *web.Unsubscribe) *unsubRig {
+	t.Helper()
 	env := testenv.New(t, func(p *app.Program) { p.Look.Color = "#ffcc00" })
-	srv := web.New(web.Deps{Service: env.Service, Unsubscribe: &web.Unsubscribe{Key: key}, Registry: prometheus.NewRegistry(),
+	srv := web.New(web.Deps{Service: env.Service, Unsubscribe: page, Registry: prometheus.NewRegistry(),
 		Postgres: env.Store, Redis: pinger{env.Redis}, Log: env.Log})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -189,6 +197,59 @@ func TestUnsubscribeLink(t *testing.T) {
 		}
 		if unsubscribed(other) {
 			t.Fatal("a forged link unsubscribed another shopper")
+		}
+	})
+}
+
+// mailConfig loads the configuration with the given encryption keys and
+// unsubscribe secret, as the app would read it from the environment.
+func mailConfig(t *testing.T, key, previous, secret string) config.Mail {
+	t.Helper()
+	t.Setenv("UNSUBSCRIBE_SECRET", secret)
+	t.Setenv("ENCRYPTION_KEY", key)
+	t.Setenv("ENCRYPTION_KEY_PREVIOUS", previous)
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Mail
+}
+
+func TestUnsubscribeLinksSurviveAnEncryptionKeyRotation(t *testing.T) {
+	const oldKey, newKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+	before := mailConfig(t, oldKey, "", "")
+	during := mailConfig(t, newKey, oldKey, "") // `loyalty keys rotate` runs with both
+	after := mailConfig(t, newKey, "", "")
+	if string(during.UnsubscribeKey) == string(before.UnsubscribeKey) {
+		t.Fatal("the rotation did not change the unsubscribe key; this test proves nothing")
+	}
+
+	// A message sent before the rotation (its link signed as the mailer
+	// signs it), opened while the old key is still set as the previous one.
+	r := newUnsubRigWith(t, before.UnsubscribeKey, &web.Unsubscribe{Key: during.UnsubscribeKey, Previous: during.PreviousUnsubscribeKeys})
+	anna := r.shopper(t, "anna", "en")
+	token := app.UnsubscribeToken(before.UnsubscribeKey, r.env.Shop.ID, anna.ID)
+	t.Run("a link signed under the old key still unsubscribes", func(t *testing.T) {
+		if status, page := post(t, r.server.URL+"/unsubscribe", url.Values{"t": {token}}); status != http.StatusOK {
+			t.Fatalf("status %d:\n%s", status, page)
+		}
+		if _, _, at, err := r.env.Service.Recipient(context.Background(), r.env.Shop.ID, anna.ID); err != nil || at == nil {
+			t.Fatalf("not unsubscribed: %v", err)
+		}
+	})
+	t.Run("once the previous key is removed, its links no longer open", func(t *testing.T) {
+		later := newUnsubRigWith(t, after.UnsubscribeKey, &web.Unsubscribe{Key: after.UnsubscribeKey, Previous: after.PreviousUnsubscribeKeys})
+		if status, _ := get(t, later.server.URL+"/unsubscribe?t="+url.QueryEscape(token)); status != http.StatusBadRequest {
+			t.Fatalf("status %d, want the link refused", status)
+		}
+	})
+	t.Run("setting UNSUBSCRIBE_SECRET keeps the links sent before it", func(t *testing.T) {
+		secret := mailConfig(t, oldKey, "", "an-unsubscribe-secret-of-32-chars!")
+		s := newUnsubRigWith(t, secret.UnsubscribeKey, &web.Unsubscribe{Key: secret.UnsubscribeKey, Previous: secret.PreviousUnsubscribeKeys})
+		bob := s.shopper(t, "bob", "en")
+		old := app.UnsubscribeToken(before.UnsubscribeKey, s.env.Shop.ID, bob.ID)
+		if status, page := get(t, s.server.URL+"/unsubscribe?t="+url.QueryEscape(old)); status != http.StatusOK {
+			t.Fatalf("status %d:\n%s", status, page)
 		}
 	})
 }

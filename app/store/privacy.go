@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -192,13 +191,14 @@ func (s *Store) SetDataExportStatus(ctx context.Context, shopID, id int64, statu
 
 // RedactCustomer anonymises a customer in place (the CHECK
 // customers_redacted_anonymous holds what that means), deletes their
-// exports, and clears the shop's stored webhook payloads that name the
-// customer, their email or the orders to redact, in one transaction.
+// exports, clears the shop's stored webhook payloads that name the
+// customer, their email or the orders to redact, and scrubs the audit lines
+// about them (scrubAudit), in one transaction.
 // Deliveries still parked in the inbox keep their payload: the relay needs it
 // and drops it once it has queued them.
 func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.RedactRequest) (app.Redaction, error) {
 	var r app.Redaction
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) (err error) {
 		r = app.Redaction{}
 		var ids []int64
 		if err := tx.Raw(`UPDATE customers SET email = '', first_name = '', last_name = '', locale = '',
@@ -221,7 +221,7 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 		terms := append(nonEmpty(req.OrdersToRedact), req.CustomerID)
 		email := strings.ToLower(strings.TrimSpace(req.Email))
 		// SQL narrows the payloads down to those holding a term anywhere;
-		// mentions then keeps those where an id stands on its own, so
+		// app.Mentions then keeps those where an id stands on its own, so
 		// customer 12 does not clear a payload about order 4123.
 		conds, args := []string{}, []any{shop.Platform, shop.Domain}
 		for _, id := range terms {
@@ -243,7 +243,7 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 		}
 		var scrub []int64
 		for _, d := range stored {
-			if mentions(d.Payload, terms, email) {
+			if app.Mentions(d.Payload, terms, email) {
 				scrub = append(scrub, d.ID)
 			}
 		}
@@ -253,6 +253,9 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 				return res.Error
 			}
 			r.PayloadsScrubbed = res.RowsAffected
+		}
+		if r.AuditScrubbed, err = scrubAudit(tx, shop.ID, r.CustomerID, terms, email); err != nil {
+			return err
 		}
 		if r == (app.Redaction{}) {
 			return nil
@@ -269,29 +272,62 @@ func (s *Store) RedactCustomer(ctx context.Context, shop app.Shop, req app.Redac
 	return r, translate(err)
 }
 
-// mentions reports whether a payload holds one of the ids as a whole number
-// (not as part of a longer one) or, ignoring case, the email.
-func mentions(payload []byte, ids []string, email string) bool {
-	if email != "" && bytes.Contains(bytes.ToLower(payload), []byte(email)) {
-		return true
+// redactedDetail replaces the detail of an audit line about a redacted
+// customer.
+const redactedDetail = "redacted"
+
+// scrubAudit replaces the detail of the shop's audit lines about a
+// customer with redactedDetail: the lines written with their internal id
+// (AuditCustomer), and, for lines written before audit lines carried one or
+// by actions that only name them in the text, those whose detail names
+// them as app.Mentions does. Actor, action, outcome and time stay: the
+// redaction must not let a staff member's action go unaccounted for.
+func scrubAudit(tx *gorm.DB, shopID, customerID int64, terms []string, email string) (int64, error) {
+	conds, args := []string{`customer_id = ?`}, []any{customerID} // 0 is no customer's id
+	for _, id := range terms {
+		conds = append(conds, `strpos(detail, ?) > 0`)
+		args = append(args, id)
 	}
-	for _, id := range ids {
-		for from := 0; ; {
-			i := bytes.Index(payload[from:], []byte(id))
-			if i < 0 {
-				break
-			}
-			start, end := from+i, from+i+len(id)
-			if (start == 0 || !isDigit(payload[start-1])) && (end == len(payload) || !isDigit(payload[end])) {
-				return true
-			}
-			from = start + 1
+	if email != "" {
+		conds = append(conds, `strpos(lower(detail), ?) > 0`)
+		args = append(args, email)
+	}
+	var lines []struct {
+		ID         int64
+		CustomerID *int64
+		Detail     string
+	}
+	if err := tx.Raw(`SELECT id, customer_id, detail FROM audit_log WHERE shop_id = ? AND detail <> ?
+		AND (`+strings.Join(conds, " OR ")+`) FOR UPDATE`, append([]any{shopID, redactedDetail}, args...)...).Scan(&lines).Error; err != nil {
+		return 0, err
+	}
+	var scrub []int64
+	for _, l := range lines {
+		if (customerID != 0 && l.CustomerID != nil && *l.CustomerID == customerID) || app.Mentions([]byte(l.Detail), terms, email) {
+			scrub = append(scrub, l.ID)
 		}
 	}
-	return false
+	if len(scrub) == 0 {
+		return 0, nil
+	}
+	res := tx.Exec(`UPDATE audit_log SET detail = ? WHERE id IN ?`, redactedDetail, scrub)
+	return res.RowsAffected, res.Error
 }
 
-func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+// AuditCustomer writes an audit line about one customer, remembering which
+// by internal id, so that redacting the customer finds the line even when
+// staff's free text does not name them the way a search would.
+func (s *Store) AuditCustomer(ctx context.Context, e app.AuditEntry, customerID int64) error {
+	var shopID, about *int64
+	if e.ShopID != 0 {
+		shopID = &e.ShopID
+	}
+	if customerID != 0 {
+		about = &customerID
+	}
+	return translate(s.db.WithContext(ctx).Exec(`INSERT INTO audit_log (shop_id, shop_domain, customer_id, actor, action, outcome, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, shopID, e.ShopDomain, about, e.Actor, e.Action, e.Outcome, e.Detail).Error)
+}
 
 func nonEmpty(ss []string) []string {
 	var out []string
@@ -307,8 +343,10 @@ func nonEmpty(ss []string) []string {
 // the shop row, from which programs, credentials, customers, orders, refunds,
 // ledger entries, lots and data exports cascade, and the webhook deliveries,
 // which are keyed by domain. The ledger's append-only rule lets the delete
-// through because the transaction declares itself an erasure. The audit log
-// keeps its lines, detached from the shop, plus one saying it was erased.
+// through because the transaction declares itself an erasure. The shop's
+// audit lines go too: staff wrote customers' names, birthdays and reasons
+// into them. Only the erasure records stay, detached from the shop, so the
+// erasure itself remains accountable.
 //
 // The shop is looked up by domain under a row lock, so a reinstall racing
 // the erasure either comes first (the shop is active: nothing is erased) or
@@ -346,6 +384,10 @@ func (s *Store) EraseShop(ctx context.Context, shop app.Shop) (app.Erasure, erro
 				return err
 			}
 			e.Customers, e.Orders = held.Customers, held.Orders
+			// Before the shop goes, while its lines still carry its id.
+			if err := tx.Exec(`DELETE FROM audit_log WHERE shop_id = ? AND action <> 'erase'`, id).Error; err != nil {
+				return err
+			}
 			if err := tx.Exec(`DELETE FROM shops WHERE id = ?`, id).Error; err != nil {
 				return err
 			}
@@ -357,6 +399,12 @@ func (s *Store) EraseShop(ctx context.Context, shop app.Shop) (app.Erasure, erro
 		e.Deliveries = res.RowsAffected
 		if !e.Found && e.Deliveries == 0 {
 			return nil
+		}
+		// Lines of the domain that name no shop: install attempts refused
+		// before the shop existed, and lines of the shop's earlier life.
+		if err := tx.Exec(`DELETE FROM audit_log WHERE shop_id IS NULL AND shop_domain = ? AND action <> 'erase'`,
+			shop.Domain).Error; err != nil {
+			return err
 		}
 		return audit(tx, 0, shop.Platform, shop.Domain, "erase", fmt.Sprintf("erased on the platform's request: %d customers, %d orders, %d webhook deliveries",
 			e.Customers, e.Orders, e.Deliveries))
