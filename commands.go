@@ -267,7 +267,14 @@ func configureShop(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if *statuses != "" {
-		if err := d.svc.SetEarnStatuses(ctx, shop, splitComma(*statuses), *by); err != nil {
+		if shop.Platform != app.WooCommerce {
+			return fmt.Errorf("--earn-statuses: only WooCommerce stores choose the order statuses that earn")
+		}
+		earn, err := woocommerce.ParseEarnStatuses(*statuses)
+		if err != nil {
+			return fmt.Errorf("--earn-statuses: %w", err)
+		}
+		if err := d.svc.SetEarnStatuses(ctx, shop, earn, *by); err != nil {
 			return err
 		}
 	}
@@ -304,6 +311,10 @@ func addWooStore(ctx context.Context, out io.Writer, f wooStoreFlags) error {
 	if (f.consumerKey == "") != (f.consumerSecret == "") {
 		return fmt.Errorf("--consumer-key and --consumer-secret go together")
 	}
+	earnStatuses, err := woocommerce.ParseEarnStatuses(f.earnStatuses)
+	if err != nil {
+		return fmt.Errorf("--earn-statuses: %w", err)
+	}
 	d, err := open(ctx)
 	if err != nil {
 		return err
@@ -324,7 +335,7 @@ func addWooStore(ctx context.Context, out io.Writer, f wooStoreFlags) error {
 		f.webhookSecret = randomSecret()
 	}
 	shop, _, err := d.svc.ConnectStore(ctx, app.Shop{Platform: app.WooCommerce, Domain: domain, Name: f.name, Currency: f.currency},
-		app.Connection{URL: storeURL, WebhookKey: "wc_" + randomSecret()[:24], EarnStatuses: splitComma(f.earnStatuses)},
+		app.Connection{URL: storeURL, WebhookKey: "wc_" + randomSecret()[:24], EarnStatuses: earnStatuses},
 		app.Credentials{APIKey: f.consumerKey, AccessToken: f.consumerSecret, WebhookSecret: f.webhookSecret, WidgetSecret: randomSecret()})
 	if err != nil {
 		return err
@@ -401,8 +412,12 @@ func printShop(ctx context.Context, d *deps, s app.Shop, out io.Writer) error {
 	if conn.LastSyncError != "" {
 		sync += " (last error: " + conn.LastSyncError + ")"
 	}
+	earnsAt := strings.Join(conn.EarnStatuses, ", ")
+	if earnsAt == "" {
+		earnsAt = strings.Join(woocommerce.DefaultEarnStatuses, ", ") + " (the default)"
+	}
 	fmt.Fprintf(out, "  store URL:    %s\n  earns at:     %s\n  REST keys:    %t (reconciliation and webhook health need them)\n  last sync:    %s\n",
-		conn.URL, strings.Join(conn.EarnStatuses, ", "), creds.APIKey != "", sync)
+		conn.URL, earnsAt, creds.APIKey != "", sync)
 	fmt.Fprintf(out, "  plugin:       store key %s; widget secret %s\n", conn.WebhookKey, creds.WidgetSecret)
 	return nil
 }
@@ -702,7 +717,7 @@ func simulateCmd(ctx context.Context, args []string, out io.Writer) error {
 	order := fs.String("order", "", "the order id (default: a new one; give the paid order's id to refund or cancel it)")
 	refundID := fs.String("refund", "", "the refund id (default: a new one)")
 	amount := fs.String("amount", "120.00", "the order (or refund) amount in the shop's currency")
-	currency := fs.String("currency", "USD", "the shop's currency")
+	currency := fs.String("currency", "", "the order's currency (default: the shop's; USD for Shopify samples)")
 	status := fs.String("status", "processing", "WooCommerce: the order's status")
 	email := fs.String("email", "", "the customer's email")
 	deliveryID := fs.String("delivery-id", "", "the delivery id (default: a new one; repeat one to see deduplication)")
@@ -810,6 +825,11 @@ func wooSimulation(ctx context.Context, topic, domain, url, secret, order, custo
 	if url == "" {
 		url = wooWebhookURL(d.cfg, conn.WebhookKey)
 	}
+	if currency == "" {
+		// Orders in another currency earn nothing: a sample is in the
+		// store's unless asked otherwise.
+		currency = shop.Currency
+	}
 	orderID, err1 := strconv.ParseInt(order, 10, 64)
 	customerID, err2 := strconv.ParseInt(customer, 10, 64)
 	if err1 != nil || err2 != nil {
@@ -879,6 +899,11 @@ func keysCmd(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("rotate keys (%d re-sealed before the error): %w", n, err)
 	}
 	fmt.Fprintf(out, "re-sealed %d secret(s) with the current key; ENCRYPTION_KEY_PREVIOUS can now be removed\n", n)
+	if d.cfg.PreviousEncryptionKey != nil {
+		// The stored secrets no longer need the old key, but links already
+		// mailed may have been signed with a key derived from it.
+		fmt.Fprintln(out, "note: unsubscribe links mailed before the rotation without UNSUBSCRIBE_SECRET open only while ENCRYPTION_KEY_PREVIOUS is set (see README)")
+	}
 	return nil
 }
 

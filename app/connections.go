@@ -14,7 +14,10 @@ type Connection struct {
 	ShopID     int64
 	URL        string
 	WebhookKey string
-	// EarnStatuses are the order statuses at which an order earns points.
+	// EarnStatuses are the order statuses at which an order earns points,
+	// as the platform names them; empty means the platform's default. The
+	// platform's adapter checks them: the loyalty rules do not know what a
+	// status means.
 	EarnStatuses []string
 	// SyncedUntil: every order modified up to here is known to the ledger.
 	SyncedUntil       time.Time
@@ -22,9 +25,6 @@ type Connection struct {
 	LastSyncError     string
 	WebhooksCheckedAt time.Time
 }
-
-// DefaultEarnStatuses are the WooCommerce statuses of a paid order.
-var DefaultEarnStatuses = []string{"processing", "completed"}
 
 // Connector is the persistence of store connections; app/store implements it.
 type Connector interface {
@@ -58,9 +58,6 @@ func (s *Service) ConnectStore(ctx context.Context, shop Shop, conn Connection, 
 	}
 	if shop.Name == "" {
 		shop.Name = shop.Domain
-	}
-	if len(conn.EarnStatuses) == 0 {
-		conn.EarnStatuses = DefaultEarnStatuses
 	}
 	if conn.SyncedUntil.IsZero() {
 		conn.SyncedUntil = s.now()
@@ -115,27 +112,25 @@ func (s *Service) MarkWebhooksChecked(ctx context.Context, shop Shop) error {
 	return s.store.MarkWebhooksChecked(ctx, shop.ID)
 }
 
-// SetEarnStatuses changes the order statuses at which a store's orders earn.
+// SetEarnStatuses changes the order statuses at which a store's orders
+// earn. The statuses are the platform's own names, checked by its adapter
+// before they get here (woocommerce.NormalizeEarnStatuses); the change is
+// recorded in the audit log like any change to the program's rules.
 func (s *Service) SetEarnStatuses(ctx context.Context, shop Shop, statuses []string, staff string) error {
-	var clean []string
-	for _, st := range statuses {
-		st = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(st)), "wc-")
-		if st != "" {
-			clean = append(clean, st)
-		}
+	if len(statuses) == 0 {
+		return Errorf(EInvalid, "name at least one order status that earns points")
 	}
-	if len(clean) == 0 {
-		return Errorf(EInvalid, "name at least one order status that earns points, such as processing")
-	}
-	for _, st := range clean {
-		switch st {
-		case "cancelled", "refunded", "failed", "trash", "pending":
-			return Errorf(EInvalid, "orders cannot earn at %q: that status means the order is not paid", st)
-		}
-	}
-	if err := s.store.SetEarnStatuses(ctx, shop.ID, clean); err != nil {
+	before, err := s.store.Connection(ctx, shop.ID)
+	if err != nil {
 		return err
 	}
+	if err := s.store.SetEarnStatuses(ctx, shop.ID, statuses); err != nil {
+		return err
+	}
+	detail := strings.Join(statuses, ",")
+	if len(before.EarnStatuses) > 0 {
+		detail = strings.Join(before.EarnStatuses, ",") + " → " + detail
+	}
 	return s.store.Audit(ctx, AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: staff, Action: "change earning statuses",
-		Outcome: AuditOK, Detail: strings.Join(clean, ",")})
+		Outcome: AuditOK, Detail: detail})
 }

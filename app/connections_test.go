@@ -27,8 +27,8 @@ func TestConnectStore(t *testing.T) {
 			cr.AccessToken != "cs_def" || cr.WidgetSecret != "widget" {
 			t.Fatalf("found %+v %+v %+v, %v", s, c, cr, err)
 		}
-		if len(c.EarnStatuses) != 2 || c.EarnStatuses[0] != "processing" {
-			t.Fatalf("earn statuses = %v, want the default", c.EarnStatuses)
+		if len(c.EarnStatuses) != 0 {
+			t.Fatalf("earn statuses = %v; none were named, so the platform's default applies", c.EarnStatuses)
 		}
 		if _, _, _, err := f.svc.StoreByWebhookKey(ctx, "wc_unknown_key_000"); app.ErrorCode(err) != app.ENotFound {
 			t.Fatalf("unknown key: %v", err)
@@ -71,6 +71,23 @@ func TestConnectStore(t *testing.T) {
 		shops, conns, err := f.svc.ActiveConnections(ctx, app.WooCommerce)
 		if err != nil || len(shops) != 1 || conns[0].ShopID != shop.ID {
 			t.Fatalf("active connections = %+v, %v", shops, err)
+		}
+	})
+	t.Run("earning statuses are the platform's words, kept as given and audited", func(t *testing.T) {
+		if err := f.svc.SetEarnStatuses(ctx, shop, nil, "owner@sklep.example.pl"); app.ErrorCode(err) != app.EInvalid {
+			t.Fatalf("no statuses: %v", err)
+		}
+		if err := f.svc.SetEarnStatuses(ctx, shop, []string{"completed", "wc-shipped"}, "owner@sklep.example.pl"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := f.svc.Connection(ctx, shop)
+		if strings.Join(c.EarnStatuses, ",") != "completed,wc-shipped" {
+			t.Fatalf("earn statuses = %v; the core must not rewrite a platform's status names", c.EarnStatuses)
+		}
+		log, _ := f.svc.AuditLog(ctx, shop.Domain, 1)
+		if len(log) != 1 || log[0].Action != "change earning statuses" || log[0].Actor != "owner@sklep.example.pl" ||
+			!strings.Contains(log[0].Detail, "completed,wc-shipped") {
+			t.Fatalf("audit log = %+v", log)
 		}
 	})
 }

@@ -21,6 +21,10 @@ type OrderPaid struct {
 	ShippingTax   Amount
 	TaxesIncluded bool
 	DiscountCodes []string
+	// CodeDiscounts is what each discount code took off the order, in shop
+	// currency, keyed by the code in lower case; a code the platform gave
+	// no amount for is missing.
+	CodeDiscounts map[string]Amount
 	PaidAt        time.Time
 }
 
@@ -43,6 +47,20 @@ type OrderCancelled struct {
 	OrderID     string
 	Customer    *CustomerRef
 	CancelledAt time.Time
+}
+
+// OrderState is one state of an order, from a platform that sends the whole
+// order on every change rather than events: what its status and refunds
+// imply. See Service.ApplyOrderState.
+type OrderState struct {
+	OrderID string
+	// Version orders the states of one order: the platform's modification
+	// time. Zero when the platform gave none; such a state is never taken
+	// as older or newer than another.
+	Version   time.Time
+	Paid      *OrderPaid // set when the order is in a status that earns
+	Refunds   []OrderRefunded
+	Cancelled *OrderCancelled // set when the order is in a status that ends it
 }
 
 // CustomerCreated says a shopper joined the shop.

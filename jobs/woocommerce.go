@@ -61,10 +61,12 @@ func applyNewCustomer(ctx context.Context, svc *app.Service, shop app.Shop, body
 	return parsed(woocommerce.ParseCustomer, (*app.Service).WelcomeCustomer)(ctx, svc, shop, body)
 }
 
-// applyOrderState applies what an order's current state implies: earning
-// when it reached a paying status, each refund once, and a reversal when it
-// was cancelled, refunded, failed or trashed. Every step is idempotent in
-// the ledger, so an old state arriving after a new one changes nothing.
+// applyOrderState applies an order's current state: earning when it
+// reached a paying status, each refund once, and a reversal when it was
+// cancelled, refunded, failed or trashed. The service drops a state older
+// than the one already applied (by date_modified_gmt), and lets an order
+// that comes back after a cancellation (paid late, restored from the trash)
+// earn again.
 func applyOrderState(ctx context.Context, svc *app.Service, shop app.Shop, body []byte) (app.Outcome, error) {
 	order, err := woocommerce.ParseOrder(body)
 	if err != nil {
@@ -74,42 +76,35 @@ func applyOrderState(ctx context.Context, svc *app.Service, shop app.Shop, body 
 	if err != nil {
 		return app.Outcome{}, err
 	}
-	events := order.Events(conn.EarnStatuses)
-	var out app.Outcome
-	var skipped []string
-	add := func(o app.Outcome, err error) error {
-		if err != nil {
-			return err
-		}
-		out.Entries = append(out.Entries, o.Entries...)
-		if len(o.Entries) == 0 && o.Skipped != app.SkipNone {
-			skipped = append(skipped, string(o.Skipped))
-		}
-		return nil
+	st := order.State(conn.EarnStatuses)
+	// A multi-currency plugin sells in the shopper's currency, and the
+	// order payload gives its amounts in that currency only: the program's
+	// rate, per unit of the shop's currency, cannot apply to them. Such an
+	// order earns nothing, and support sees why; its refunds and
+	// cancellation still go through, as they only take back what it holds.
+	var otherCurrency string
+	if st.Paid != nil && order.Currency != "" && shop.Currency != "" && !strings.EqualFold(order.Currency, shop.Currency) {
+		st.Paid = nil
+		otherCurrency = fmt.Sprintf("%s: the order is in %s and the shop's currency is %s, so it earns no points",
+			app.SkipOtherCurrency, order.Currency, shop.Currency)
 	}
-	if events.Paid != nil {
-		if err := add(svc.AccrueOrder(ctx, shop, *events.Paid)); err != nil {
-			return app.Outcome{}, err
-		}
+	out, err := svc.ApplyOrderState(ctx, shop, st)
+	if err != nil {
+		return app.Outcome{}, err
 	}
-	for _, r := range events.Refunds {
-		if err := add(svc.ReverseRefund(ctx, shop, r)); err != nil {
-			return app.Outcome{}, err
-		}
+	if len(out.Entries) > 0 {
+		return out, nil
 	}
-	if events.Cancelled != nil {
-		if err := add(svc.CancelOrder(ctx, shop, *events.Cancelled)); err != nil {
-			return app.Outcome{}, err
-		}
+	detail := out.Detail
+	switch {
+	case otherCurrency != "":
+		out.Skipped, detail = app.SkipOtherCurrency, otherCurrency
+	case detail == "" && out.Skipped == app.SkipNothingToDo:
+		detail = "nothing to do at this status"
+	case detail == "":
+		detail = string(out.Skipped)
 	}
-	if len(out.Entries) == 0 {
-		out.Skipped = app.SkipNothingToDo
-		if len(skipped) > 0 {
-			out.Detail = fmt.Sprintf("order %d (%s): %s", order.ID, order.Status, strings.Join(skipped, "; "))
-		} else {
-			out.Detail = fmt.Sprintf("order %d (%s): nothing to do at this status", order.ID, order.Status)
-		}
-	}
+	out.Detail = fmt.Sprintf("order %d (%s): %s", order.ID, order.Status, detail)
 	return out, nil
 }
 
@@ -202,9 +197,13 @@ func (h *Handler) syncStore(ctx context.Context, shop app.Shop, conn app.Connect
 	return err
 }
 
-// CheckWooWebhooks re-activates webhooks a store disabled after failed
-// deliveries, and records what it did (or could not do) in the audit log,
-// where support and the merchant see it.
+// CheckWooWebhooks keeps each store delivering: it makes webhooks again for
+// topics the merchant (or a plugin) deleted, signed with the store's
+// secret, and re-activates webhooks WooCommerce disabled after failed
+// deliveries. A webhook the merchant paused stays paused, since that was
+// their decision, but the store loses orders while it is, so it is raised
+// as an alert. What it did, or could not do, goes to the audit log, where
+// support and the merchant see it.
 func (h *Handler) CheckWooWebhooks(ctx context.Context, _ *asynq.Task) error {
 	if h.wooClients == nil {
 		return nil
@@ -213,30 +212,47 @@ func (h *Handler) CheckWooWebhooks(ctx context.Context, _ *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	names := func(hooks []woocommerce.Webhook) string {
+		out := make([]string, len(hooks))
+		for j, w := range hooks {
+			out[j] = fmt.Sprintf("%s (#%d)", w.Topic, w.ID)
+		}
+		return strings.Join(out, ", ")
+	}
 	for i, shop := range shops {
 		creds, err := h.svc.Credentials(ctx, shop)
-		if err != nil || creds.APIKey == "" {
+		if err != nil || creds.APIKey == "" || creds.WebhookSecret == "" {
 			continue
 		}
+		log := h.log.With("platform", app.WooCommerce, "shop", shop.Domain)
 		client := h.wooClients(conns[i].URL, creds.APIKey, creds.AccessToken)
-		revived, err := client.ReactivateWebhooks(ctx, h.wooDeliveryURL(conns[i].WebhookKey))
+		repair, err := client.RepairWebhooks(ctx, h.wooDeliveryURL(conns[i].WebhookKey), creds.WebhookSecret, WooTopics)
 		entry := app.AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: "webhook health job", Action: "check webhooks", Outcome: app.AuditOK}
-		switch {
-		case err != nil:
-			entry.Outcome, entry.Detail = app.AuditFailed, "could not check the store's webhooks: "+err.Error()
-			h.log.Error("woocommerce webhook check failed", "platform", app.WooCommerce, "shop", shop.Domain, "error", err)
-		case len(revived) > 0:
-			names := make([]string, len(revived))
-			for j, w := range revived {
-				names[j] = fmt.Sprintf("%s (#%d, was %s)", w.Topic, w.ID, w.Status)
-			}
-			entry.Detail = "re-activated webhooks disabled by the store: " + strings.Join(names, ", ")
-			h.log.Warn("woocommerce webhooks re-activated", "platform", app.WooCommerce, "shop", shop.Domain, "webhooks", names)
-		default:
-			h.svc.MarkWebhooksChecked(ctx, shop)
-			continue
+		var did []string
+		if len(repair.Recreated) > 0 {
+			did = append(did, "re-created webhooks deleted from the store: "+names(repair.Recreated))
 		}
-		h.svc.Audit(ctx, entry)
+		if len(repair.Reactivated) > 0 {
+			did = append(did, "re-activated webhooks disabled by the store after failed deliveries: "+names(repair.Reactivated))
+		}
+		if err != nil {
+			entry.Outcome = app.AuditFailed
+			did = append(did, "could not check the store's webhooks: "+err.Error())
+			log.Error("woocommerce webhook check failed", "error", err)
+		} else if len(did) > 0 {
+			log.Warn("woocommerce webhooks repaired", "detail", strings.Join(did, "; "))
+		}
+		if len(did) > 0 {
+			entry.Detail = strings.Join(did, "; ")
+			h.svc.Audit(ctx, entry)
+		}
+		if len(repair.Paused) > 0 {
+			detail := "webhooks paused in WooCommerce, so orders are not sent to the loyalty program until they are set to active again " +
+				"(WooCommerce › Settings › Advanced › Webhooks); reconciliation catches up in the meantime: " + names(repair.Paused)
+			h.svc.Audit(ctx, app.AuditEntry{ShopID: shop.ID, ShopDomain: shop.Domain, Actor: "webhook health job",
+				Action: "webhooks paused", Outcome: app.AuditRefused, Detail: detail})
+			log.Warn("woocommerce webhooks paused by the merchant; left paused", "webhooks", names(repair.Paused))
+		}
 		h.svc.MarkWebhooksChecked(ctx, shop)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"loyalty/app"
+	"loyalty/platforms/woocommerce"
 )
 
 // The console's settings pages: the dashboard, the program's rules, the
@@ -24,6 +25,7 @@ import (
 var settingsNotices = map[string]string{
 	"program-saved":      "Program settings saved. Orders already paid keep the points they earned; new orders earn by the new rules.",
 	"program-unchanged":  "Nothing to save: the settings were already as sent.",
+	"statuses-saved":     "Earning statuses saved. Orders that reach one of them from now on earn points; orders already paid keep theirs.",
 	"reward-added":       "Reward added. It is offered in the widget now.",
 	"reward-activated":   "Reward offered again: shoppers can redeem it in the widget.",
 	"reward-deactivated": "Reward withdrawn: shoppers can no longer redeem it. Codes already issued stay valid until they expire.",
@@ -234,6 +236,12 @@ type programPage struct {
 	Currency string
 	Locales  []option
 	Changes  []app.AuditEntry
+	// WooCommerce shows the form of EarnStatuses, the order statuses at
+	// which orders earn, as typed (comma-separated): a WooCommerce store
+	// says what an order is through its status, where Shopify sends an
+	// orders/paid event.
+	WooCommerce  bool
+	EarnStatuses string
 }
 
 // option is one choice of a select.
@@ -470,7 +478,43 @@ func (s *Server) programPage(c echo.Context, f *programForm) (Page, error) {
 		return Page{}, err
 	}
 	page.Changes = trail.Entries
+	if shop.Platform == app.WooCommerce {
+		conn, err := s.deps.Service.Connection(ctx, shop)
+		if err != nil {
+			return Page{}, err
+		}
+		statuses := conn.EarnStatuses
+		if len(statuses) == 0 {
+			statuses = woocommerce.DefaultEarnStatuses
+		}
+		page.WooCommerce, page.EarnStatuses = true, strings.Join(statuses, ", ")
+	}
 	return Page{Name: "program", Title: "Program settings", Notice: notice(c), Data: page}, nil
+}
+
+// saveEarnStatuses changes the order statuses at which a WooCommerce
+// store's orders earn. The store's adapter says which statuses make sense
+// (a paid order's, including a plugin's own); the change is audited.
+func (s *Server) saveEarnStatuses(c echo.Context) error {
+	m, shop := staffOf(c)
+	if shop.Platform != app.WooCommerce {
+		return app.Errorf(app.ENotFound, "earning statuses are a WooCommerce setting")
+	}
+	typed := strings.TrimSpace(c.FormValue("earn_statuses"))
+	statuses, err := woocommerce.ParseEarnStatuses(typed)
+	if err == nil {
+		err = s.deps.Service.SetEarnStatuses(c.Request().Context(), shop, statuses, app.StaffLabel(m))
+	}
+	if err != nil {
+		page, perr := s.programPage(c, nil)
+		if perr != nil {
+			return perr
+		}
+		page.Notice = ""
+		page.Data.(*programPage).EarnStatuses = typed
+		return s.consoleError(c, err, page)
+	}
+	return seeOther(c, "/console/program", "statuses-saved")
 }
 
 func (s *Server) consoleProgram(c echo.Context) error {

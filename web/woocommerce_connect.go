@@ -87,10 +87,13 @@ func (s *Server) wooCallback(c echo.Context) error {
 }
 
 // connect checks the keys, registers the webhooks and records the store,
-// in that order, so a failure anywhere leaves no half-connected store. A
-// store connected before keeps its webhook address and secret, so webhooks
-// it already has go on working.
-func (w *WooConnect) connect(ctx context.Context, svc *app.Service, storeURL string, keys woocommerce.Keys) (app.Shop, error) {
+// in that order, so a failure anywhere leaves no half-connected store: the
+// webhooks this attempt created are deleted again, since the keys they
+// would be checked with are about to be deleted by the store and nothing
+// would ever read their deliveries. A store connected before keeps its
+// webhook address, secret and earning statuses, so webhooks it already has
+// go on working and are left alone.
+func (w *WooConnect) connect(ctx context.Context, svc *app.Service, storeURL string, keys woocommerce.Keys) (shop app.Shop, err error) {
 	client := w.Clients(storeURL, keys.ConsumerKey, keys.ConsumerSecret)
 	info, err := client.SystemStatus(ctx)
 	if err != nil {
@@ -98,21 +101,37 @@ func (w *WooConnect) connect(ctx context.Context, svc *app.Service, storeURL str
 	}
 	domain := storeDomain(storeURL)
 	webhookKey, secret, widget := "wc_"+randomHex(12), randomHex(24), randomHex(24)
+	earnStatuses := woocommerce.DefaultEarnStatuses
 	if existing, err := svc.Shop(ctx, app.WooCommerce, domain); err == nil {
 		if conn, err := svc.Connection(ctx, existing); err == nil {
 			webhookKey = conn.WebhookKey
+			if len(conn.EarnStatuses) > 0 {
+				earnStatuses = conn.EarnStatuses
+			}
 		}
 		if creds, err := svc.Credentials(ctx, existing); err == nil && creds.WebhookSecret != "" {
 			secret, widget = creds.WebhookSecret, creds.WidgetSecret
 		}
 	}
-	if err := client.RegisterWebhooks(ctx, w.DeliveryURL(webhookKey), secret, w.Topics); err != nil {
+	created, err := client.RegisterWebhooks(ctx, w.DeliveryURL(webhookKey), secret, w.Topics)
+	defer func() {
+		if err == nil || len(created) == 0 {
+			return
+		}
+		// The request may be what was cancelled; the clean-up still runs.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if derr := client.DeleteWebhooks(cleanup, created); derr != nil {
+			err = fmt.Errorf("%w (and the webhooks it created could not be deleted: %v)", err, derr)
+		}
+	}()
+	if err != nil {
 		return app.Shop{}, fmt.Errorf("register webhooks: %w", err)
 	}
 	// Orders from a little before the connection are read by the first
 	// reconciliation, so a purchase made while connecting is not missed.
-	shop, _, err := svc.ConnectStore(ctx, app.Shop{Platform: app.WooCommerce, Domain: domain, Name: domain, Currency: info.Currency},
-		app.Connection{URL: storeURL, WebhookKey: webhookKey, SyncedUntil: w.Now().Add(-time.Hour)},
+	shop, _, err = svc.ConnectStore(ctx, app.Shop{Platform: app.WooCommerce, Domain: domain, Name: domain, Currency: info.Currency},
+		app.Connection{URL: storeURL, WebhookKey: webhookKey, EarnStatuses: earnStatuses, SyncedUntil: w.Now().Add(-time.Hour)},
 		app.Credentials{APIKey: keys.ConsumerKey, AccessToken: keys.ConsumerSecret, WebhookSecret: secret, WidgetSecret: widget})
 	return shop, err
 }

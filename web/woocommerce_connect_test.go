@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,12 @@ type connectRig struct {
 
 func newConnectRig(t *testing.T) *connectRig {
 	t.Helper()
+	return newConnectRigWith(t, jobs.WooTopics)
+}
+
+// newConnectRigWith is newConnectRig registering topics on connect.
+func newConnectRigWith(t *testing.T, topics []string) *connectRig {
+	t.Helper()
 	env := testenv.New(t, nil)
 	fake := woocommercetest.New(t)
 	r := &connectRig{env: env, store: fake}
@@ -49,7 +56,7 @@ func newConnectRig(t *testing.T) *connectRig {
 	intake := webhooks.New(webhooks.Config{}, env.Service, env.Redis, env.Store, env.Log, webhooks.NewMetrics(reg))
 	srv := web.New(web.Deps{Service: env.Service, Intake: intake, Registry: reg, Postgres: env.Store, Redis: pinger{env.Redis},
 		MaxWebhookBody: maxBody, Log: env.Log,
-		WooCommerce: &web.WooConnect{AppURL: r.app.URL, Clients: r.clients, DeliveryURL: deliveryURL, Topics: jobs.WooTopics,
+		WooCommerce: &web.WooConnect{AppURL: r.app.URL, Clients: r.clients, DeliveryURL: deliveryURL, Topics: topics,
 			States: web.RedisStates{Redis: env.Redis}, Now: time.Now}})
 	mux.Handle("/", srv.Handler())
 	r.handler = jobs.NewHandler(env.Service, env.Store, env.Log, nil).WithWooCommerce(r.clients, deliveryURL)
@@ -145,6 +152,35 @@ func TestWooCommerceConnectFailures(t *testing.T) {
 			t.Fatalf("the store kept %d keys; our non-200 answer should have made it delete them", len(keys))
 		}
 	})
+	t.Run("webhooks made before registration failed are deleted again", func(t *testing.T) {
+		// The store refuses the last topic (400 invalid topic) after
+		// creating the others.
+		r := newConnectRigWith(t, append(slices.Clone(jobs.WooTopics), "order.bogus"))
+		r.connect(t)
+		if _, err := r.shop(t); app.ErrorCode(err) != app.ENotFound {
+			t.Fatalf("a store was recorded after a failed connect: %v", err)
+		}
+		if hooks := r.store.Webhooks(); len(hooks) != 0 {
+			t.Fatalf("the store kept %d webhooks of a failed connect: %+v", len(hooks), hooks)
+		}
+		var deleted int
+		for _, req := range r.store.Requests() {
+			if req.Method == http.MethodDelete && req.Status == http.StatusOK {
+				deleted++
+			}
+		}
+		if deleted != len(jobs.WooTopics) {
+			t.Fatalf("%d webhooks deleted, want the %d created", deleted, len(jobs.WooTopics))
+		}
+	})
+	t.Run("a failed reconnect leaves the webhooks that were there alone", func(t *testing.T) {
+		r := newConnectRigWith(t, append(slices.Clone(jobs.WooTopics), "order.bogus"))
+		theirs := r.store.AddWebhook("order.updated", "https://elsewhere.example/hook", "s", "active")
+		r.connect(t)
+		if hooks := r.store.Webhooks(); len(hooks) != 1 || hooks[0].ID != theirs.ID {
+			t.Fatalf("webhooks = %+v; want only the one that was there before", hooks)
+		}
+	})
 	t.Run("a callback without a state we issued is refused", func(t *testing.T) {
 		r := newConnectRig(t)
 		body := `{"key_id":1,"user_id":"forged","consumer_key":"ck_x","consumer_secret":"cs_y","key_permissions":"read_write"}`
@@ -230,4 +266,69 @@ func TestWooCommerceDisabledWebhooksAreReactivated(t *testing.T) {
 	if len(log) == 0 || !strings.Contains(log[0].Detail, fmt.Sprintf("#%d", hook.ID)) {
 		t.Fatalf("audit log = %+v; want the re-activation recorded for the merchant", log)
 	}
+}
+
+func TestWooCommerceWebhookHealth(t *testing.T) {
+	r := newConnectRig(t)
+	ctx := context.Background()
+	if status, page := r.connect(t); status != http.StatusOK {
+		t.Fatalf("connect: %d\n%s", status, page)
+	}
+	shop, _ := r.shop(t)
+	creds, _ := r.env.Service.Credentials(ctx, shop)
+	hooks := r.store.Webhooks()
+	deleted, paused := hooks[0], hooks[1]
+
+	// The merchant deletes one of the app's webhooks and pauses another.
+	client := r.clients(r.store.URL, creds.APIKey, creds.AccessToken)
+	if err := client.DeleteWebhooks(ctx, []woocommerce.Webhook{{ID: deleted.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UpdateWebhook(ctx, paused.ID, woocommerce.WebhookInput{Status: woocommerce.WebhookPaused}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.handler.CheckWooWebhooks(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	now := r.store.Webhooks()
+	t.Run("a deleted webhook is made again, signed with the store's secret", func(t *testing.T) {
+		var back *woocommercetest.Webhook
+		for i, h := range now {
+			if h.Topic == deleted.Topic {
+				back = &now[i]
+			}
+		}
+		if back == nil || back.ID == deleted.ID || back.Status != "active" || back.Secret != creds.WebhookSecret || back.DeliveryURL != deleted.DeliveryURL {
+			t.Fatalf("webhook for %s = %+v", deleted.Topic, back)
+		}
+		id := r.store.PutOrder(woocommerce.SampleOrder(woocommerce.SampleOptions{CustomerID: 25, Status: "processing", Total: app.MustAmount("40.00")}))
+		if status, err := r.store.Deliver(deleted.Topic, id); err != nil || status != http.StatusOK {
+			t.Fatalf("delivery through the re-created webhook answered %d, %v", status, err)
+		}
+	})
+	t.Run("a webhook the merchant paused stays paused, and the merchant is told", func(t *testing.T) {
+		for _, h := range now {
+			if h.ID == paused.ID && h.Status != "paused" {
+				t.Fatalf("webhook %d is %s: the merchant's pause was overridden", h.ID, h.Status)
+			}
+		}
+		log, _ := r.env.Service.AuditLog(ctx, shop.Domain, 5)
+		var alert, repaired bool
+		for _, e := range log {
+			alert = alert || (e.Action == "webhooks paused" && strings.Contains(e.Detail, fmt.Sprintf("#%d", paused.ID)))
+			repaired = repaired || (e.Action == "check webhooks" && strings.Contains(e.Detail, "re-created") && strings.Contains(e.Detail, deleted.Topic))
+		}
+		if !alert || !repaired {
+			t.Fatalf("audit log = %+v; want the re-creation and the paused webhook recorded", log)
+		}
+	})
+	t.Run("a second check changes nothing", func(t *testing.T) {
+		before := len(r.store.Webhooks())
+		if err := r.handler.CheckWooWebhooks(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if after := r.store.Webhooks(); len(after) != before {
+			t.Fatalf("%d webhooks, then %d", before, len(after))
+		}
+	})
 }

@@ -11,9 +11,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -51,8 +55,21 @@ type ClientOptions struct {
 	// AllowHTTP lets the store URL be plain http, for local development
 	// and tests. WooCommerce itself accepts HTTP Basic auth only over
 	// https (over http it expects OAuth 1.0a signatures), and the keys
-	// would travel in clear.
+	// would travel in clear. It is development mode, so it also lets the
+	// client reach private addresses, as AllowPrivateHosts does.
 	AllowHTTP bool
+	// AllowPrivateHosts lets the client reach loopback, private and
+	// link-local addresses (a store on localhost or the office network).
+	// Without it (production), a store whose name resolves to one is
+	// refused at the moment of dialling, whatever the name said when the
+	// store was connected: the connect callback needs no sign-in, so
+	// anyone could otherwise make the app call its own network (a cloud's
+	// metadata service, an admin port). The check is in the dialer, on
+	// the address actually dialled, so a name that resolves differently
+	// later (DNS rebinding) is caught too. It applies to the transport
+	// NewClient provides; an HTTP client with a Transport of its own
+	// (tests' fake stores) dials as that Transport does.
+	AllowPrivateHosts bool
 }
 
 // Client calls one store's WooCommerce REST API with one key pair. It is
@@ -69,6 +86,10 @@ type Client struct {
 	// jitter spreads retries so that many workers hit by one outage do
 	// not come back in step.
 	jitter func(time.Duration) time.Duration
+	// queryAuth is set once the store has shown that the Authorization
+	// header does not reach it (see send): from then on the keys go in
+	// the query string.
+	queryAuth atomic.Bool
 }
 
 // NewClient returns a client for the store at storeURL (normalized with
@@ -94,6 +115,9 @@ func NewClient(storeURL, consumerKey, consumerSecret string, opts ClientOptions)
 	if opts.HTTP != nil {
 		copied := *opts.HTTP
 		hc = &copied
+	}
+	if !opts.AllowHTTP && !opts.AllowPrivateHosts && (hc.Transport == nil || hc.Transport == http.DefaultTransport) {
+		hc.Transport = publicTransport()
 	}
 	// A REST endpoint that redirects is a store whose address is
 	// configured differently (http → https, www or not). Following would
@@ -227,18 +251,27 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 			return nil, fmt.Errorf("encode request: %w", err)
 		}
 	}
-	target := c.base + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
 	idempotent := method != http.MethodPost
 	failures := 0 // consecutive failures, for the backoff
 	for try := 0; ; try++ {
-		resp, err := c.do(ctx, method, target, payload)
+		queryAuth := c.queryAuth.Load()
+		resp, err := c.do(ctx, method, c.target(path, query, queryAuth), payload, queryAuth)
+		if err == nil && !queryAuth && c.headerStripped(resp) {
+			// Some hosts (CGI/FastCGI set-ups, proxies) drop the
+			// Authorization header, and WooCommerce answers as if no key
+			// was sent. Its documentation's remedy is the keys as query
+			// parameters, over https only; the store did nothing, so
+			// even a POST can be sent again, once. Whatever the answer,
+			// the header is known not to work for this client.
+			c.queryAuth.Store(true)
+			resp, err = c.do(ctx, method, c.target(path, query, true), payload, true)
+		}
 		var wait time.Duration
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.Is(err, ErrPrivateAddress):
+			return nil, err
 		case err != nil:
 			if !idempotent && !neverConnected(err) {
 				return nil, err
@@ -272,7 +305,39 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 }
 
-func (c *Client) do(ctx context.Context, method, target string, payload []byte) (response, error) {
+// target is the URL of path with query, and the keys in it when queryAuth.
+func (c *Client) target(path string, query url.Values, queryAuth bool) string {
+	target := c.base + path
+	if queryAuth {
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
+		q.Set("consumer_key", c.key)
+		q.Set("consumer_secret", c.secret)
+		query = q
+	}
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	return target
+}
+
+// headerStripped reports whether the store answered as WooCommerce does
+// when the Authorization header never reached it: 401 "Consumer key is
+// missing." Only https stores get the keys in the query string; over plain
+// http (development only) they would travel in clear in every log.
+func (c *Client) headerStripped(resp response) bool {
+	if resp.status != http.StatusUnauthorized || !strings.HasPrefix(c.store, "https://") {
+		return false
+	}
+	var shape struct {
+		Message string `json:"message"`
+	}
+	return json.Unmarshal(resp.body, &shape) == nil && strings.HasPrefix(shape.Message, "Consumer key is missing")
+}
+
+func (c *Client) do(ctx context.Context, method, target string, payload []byte, queryAuth bool) (response, error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
@@ -281,13 +346,21 @@ func (c *Client) do(ctx context.Context, method, target string, payload []byte) 
 	if err != nil {
 		return response{}, err
 	}
-	req.SetBasicAuth(c.key, c.secret)
+	if !queryAuth {
+		req.SetBasicAuth(c.key, c.secret)
+	}
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The transport's errors quote the URL, which holds the keys
+		// when they travel in the query string.
+		var ue *url.Error
+		if errors.As(err, &ue) && queryAuth {
+			ue.URL, _, _ = strings.Cut(ue.URL, "?")
+		}
 		return response{}, err
 	}
 	defer resp.Body.Close()
@@ -498,16 +571,19 @@ const WebhookName = "Loyalty points"
 //
 // A create whose answer was lost to a 5xx or a network error is looked for
 // before it is reported, since the store may have made it anyway.
-func (c *Client) RegisterWebhooks(ctx context.Context, deliveryURL, secret string, topics []string) error {
+//
+// It returns the webhooks it created, also when it fails part-way, so that
+// a connect that goes no further can take them away (DeleteWebhooks).
+func (c *Client) RegisterWebhooks(ctx context.Context, deliveryURL, secret string, topics []string) (created []Webhook, err error) {
 	if deliveryURL == "" {
-		return errors.New("woocommerce register webhooks: no delivery URL")
+		return nil, errors.New("woocommerce register webhooks: no delivery URL")
 	}
 	if secret == "" {
-		return errors.New("woocommerce register webhooks: no secret")
+		return nil, errors.New("woocommerce register webhooks: no secret")
 	}
 	existing, err := c.Webhooks(ctx)
 	if err != nil {
-		return fmt.Errorf("register webhooks: %w", err)
+		return nil, fmt.Errorf("register webhooks: %w", err)
 	}
 	done := map[string]bool{}
 	for _, topic := range topics {
@@ -525,28 +601,45 @@ func (c *Client) RegisterWebhooks(ctx context.Context, deliveryURL, secret strin
 		}
 		ours := matching(existing, deliveryURL, topic)
 		if len(ours) == 0 {
-			_, err := c.CreateWebhook(ctx, in)
+			w, err := c.CreateWebhook(ctx, in)
 			if err == nil {
+				created = append(created, w)
 				continue
 			}
 			if !maybeApplied(err) {
-				return fmt.Errorf("register webhook %s: %w", topic, err)
+				return created, fmt.Errorf("register webhook %s: %w", topic, err)
 			}
 			// The store may have created it before failing to answer.
 			if existing, _ = c.Webhooks(ctx); len(matching(existing, deliveryURL, topic)) == 0 {
-				return fmt.Errorf("register webhook %s: %w", topic, err)
+				return created, fmt.Errorf("register webhook %s: %w", topic, err)
 			}
 			ours = matching(existing, deliveryURL, topic)
+			created = append(created, ours...)
 		}
 		// Every match is updated, so a duplicate left by an earlier run
 		// signs with the same secret.
 		for _, w := range ours {
 			if _, err := c.UpdateWebhook(ctx, w.ID, in); err != nil {
-				return fmt.Errorf("register webhook %s: %w", topic, err)
+				return created, fmt.Errorf("register webhook %s: %w", topic, err)
 			}
 		}
 	}
-	return nil
+	return created, nil
+}
+
+// DeleteWebhooks deletes the webhooks, for good (WooCommerce cannot trash
+// them). One already gone counts as deleted. It tries every webhook and
+// reports the first failure.
+func (c *Client) DeleteWebhooks(ctx context.Context, webhooks []Webhook) error {
+	var first error
+	for _, w := range webhooks {
+		_, err := c.call(ctx, http.MethodDelete, "/webhooks/"+strconv.FormatInt(w.ID, 10), url.Values{"force": {"true"}}, nil, nil)
+		var e *APIError
+		if err != nil && !(errors.As(err, &e) && e.Status == http.StatusNotFound) && first == nil {
+			first = fmt.Errorf("delete webhook %d: %w", w.ID, err)
+		}
+	}
+	return first
 }
 
 // maybeApplied reports whether a failed call may still have taken effect on
@@ -582,26 +675,61 @@ func sameURL(a, b string) bool {
 		strings.TrimSuffix(ua.Path, "/") == strings.TrimSuffix(ub.Path, "/") && ua.RawQuery == ub.RawQuery
 }
 
-// ReactivateWebhooks sets the app's webhooks (those delivering to
-// deliveryURL) that are disabled or paused back to active, and returns them
-// as they were found, so their Status says what they were. WooCommerce disables a webhook on its seventh
-// consecutive failed delivery and keeps the failure count when it is
-// re-activated, so one more failure disables it again at once; only a
-// successful delivery resets the count.
-func (c *Client) ReactivateWebhooks(ctx context.Context, deliveryURL string) ([]Webhook, error) {
+// WebhookRepair is what RepairWebhooks found and did.
+type WebhookRepair struct {
+	// Recreated are the webhooks made again for topics that had none:
+	// the merchant (or a plugin) deleted them.
+	Recreated []Webhook
+	// Reactivated are the webhooks WooCommerce had disabled after failed
+	// deliveries, as they were found (Status disabled), now active again.
+	Reactivated []Webhook
+	// Paused are webhooks the merchant paused, left as they are: that is
+	// the merchant's decision, and only they should undo it.
+	Paused []Webhook
+}
+
+// Changed reports whether the repair changed anything on the store.
+func (r WebhookRepair) Changed() bool { return len(r.Recreated)+len(r.Reactivated) > 0 }
+
+// RepairWebhooks makes the store deliver topics to deliveryURL again where
+// it stopped without the merchant asking: a topic with no webhook left
+// gets one again (signed with secret, through RegisterWebhooks), and a
+// webhook WooCommerce disabled after failed deliveries is made active. A
+// paused webhook is only reported. Webhooks to other addresses are left
+// alone.
+//
+// WooCommerce keeps the failure count of a webhook it re-activates, so
+// one more failure disables it again at once; only a successful delivery
+// resets the count.
+func (c *Client) RepairWebhooks(ctx context.Context, deliveryURL, secret string, topics []string) (WebhookRepair, error) {
+	var out WebhookRepair
 	existing, err := c.Webhooks(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reactivate webhooks: %w", err)
+		return out, fmt.Errorf("repair webhooks: %w", err)
 	}
-	var out []Webhook
-	for _, w := range matching(existing, deliveryURL, "") {
-		if w.Status != WebhookDisabled && w.Status != WebhookPaused {
-			continue
+	ours := matching(existing, deliveryURL, "")
+	var missing []string
+	for _, topic := range topics {
+		if len(matching(ours, deliveryURL, strings.ToLower(strings.TrimSpace(topic)))) == 0 {
+			missing = append(missing, topic)
 		}
-		if _, err := c.UpdateWebhook(ctx, w.ID, WebhookInput{Status: WebhookActive}); err != nil {
-			return out, fmt.Errorf("reactivate webhook %d: %w", w.ID, err)
+	}
+	if len(missing) > 0 {
+		out.Recreated, err = c.RegisterWebhooks(ctx, deliveryURL, secret, missing)
+		if err != nil {
+			return out, fmt.Errorf("repair webhooks: %w", err)
 		}
-		out = append(out, w)
+	}
+	for _, w := range ours {
+		switch w.Status {
+		case WebhookPaused:
+			out.Paused = append(out.Paused, w)
+		case WebhookDisabled:
+			if _, err := c.UpdateWebhook(ctx, w.ID, WebhookInput{Status: WebhookActive}); err != nil {
+				return out, fmt.Errorf("reactivate webhook %d: %w", w.ID, err)
+			}
+			out.Reactivated = append(out.Reactivated, w)
+		}
 	}
 	return out, nil
 }
@@ -656,4 +784,43 @@ func (c *Client) Order(ctx context.Context, id int64) (json.RawMessage, error) {
 	var raw json.RawMessage
 	_, err := c.call(ctx, http.MethodGet, "/orders/"+strconv.FormatInt(id, 10), nil, nil, &raw)
 	return raw, err
+}
+
+// ErrPrivateAddress is why a production client refuses to dial a store:
+// its name resolved to a loopback, private or link-local address.
+var ErrPrivateAddress = errors.New("the store's address is a loopback, private or link-local one, which the app does not call")
+
+// publicTransport is the transport of production clients: the default one,
+// dialling only public addresses, shared so connections are reused. The
+// store is dialled directly, never through a proxy from the environment:
+// the guard would then check the proxy's address, not the store's.
+var publicTransport = sync.OnceValue(func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refusePrivate}
+	t.DialContext = d.DialContext
+	return t
+})
+
+// sharedAddressSpace is 100.64.0.0/10 (carrier-grade NAT), where some
+// clouds keep internal services such as their metadata endpoint.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// refusePrivate is a net.Dialer Control hook: it runs after name
+// resolution, on each address about to be dialled.
+func refusePrivate(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", address, ErrPrivateAddress)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", address, ErrPrivateAddress)
+	}
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() ||
+		sharedAddressSpace.Contains(ip) || (ip.Is4() && ip.As4()[0] == 0) {
+		return fmt.Errorf("dial %s: %w", address, ErrPrivateAddress)
+	}
+	return nil
 }

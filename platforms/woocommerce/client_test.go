@@ -349,7 +349,7 @@ func TestRegisterWebhooksFindsACreateWhoseAnswerWasLost(t *testing.T) {
 			return 0, nil
 		}}}
 	})
-	if err := f.client.RegisterWebhooks(context.Background(), rcv.URL, "s3cret", []string{TopicOrderUpdated}); err != nil {
+	if _, err := f.client.RegisterWebhooks(context.Background(), rcv.URL, "s3cret", []string{TopicOrderUpdated}); err != nil {
 		t.Fatal(err)
 	}
 	if hooks := f.store.Webhooks(); len(hooks) != 1 || hooks[0].Status != "active" {
@@ -543,7 +543,7 @@ func TestRegisterWebhooksIsIdempotent(t *testing.T) {
 	other := f.store.AddWebhook(TopicOrderCreated, "https://someone-else.example/hook", "theirs", "active")
 	ctx := context.Background()
 
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "first-secret", appTopics); err != nil {
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "first-secret", appTopics); err != nil {
 		t.Fatal(err)
 	}
 	hooks := f.store.Webhooks()
@@ -564,7 +564,7 @@ func TestRegisterWebhooksIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	posts := len(f.apiRequests("POST", "/webhooks"))
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "second-secret", appTopics); err != nil {
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "second-secret", appTopics); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.apiRequests("POST", "/webhooks")); n != posts {
@@ -588,7 +588,7 @@ func TestRegisterWebhooksPingsAgainUntilThePingSucceeds(t *testing.T) {
 	f := newClientFixture(t, nil)
 	rcv := newReceiver(t, http.StatusNoContent, 200) // 204 is not the exact 200 WooCommerce wants
 	ctx := context.Background()
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
 		t.Fatal(err)
 	}
 	if h := f.store.Webhooks()[0]; !h.PendingDelivery || !slices.Equal(h.Pings, []int{204}) {
@@ -596,17 +596,17 @@ func TestRegisterWebhooksPingsAgainUntilThePingSucceeds(t *testing.T) {
 	}
 	// Each later run re-activates it, and WooCommerce pings a pending
 	// webhook again when it is saved active.
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
 		t.Fatal(err)
 	}
 	rcv.pingStatus.Store(200)
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
 		t.Fatal(err)
 	}
 	if h := f.store.Webhooks()[0]; h.PendingDelivery || !slices.Equal(h.Pings, []int{204, 204, 200}) {
 		t.Errorf("webhook = %+v, want no longer pending", h)
 	}
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated}); err != nil {
 		t.Fatal(err)
 	}
 	if h := f.store.Webhooks()[0]; len(h.Pings) != 3 {
@@ -617,17 +617,18 @@ func TestRegisterWebhooksPingsAgainUntilThePingSucceeds(t *testing.T) {
 func TestRegisterWebhooksNeedsAnAddressAndASecret(t *testing.T) {
 	c := NewClient("https://example.com", "ck_x", "cs_x", ClientOptions{})
 	for _, args := range [][2]string{{"", "s"}, {"https://app.example/wc", ""}} {
-		if err := c.RegisterWebhooks(context.Background(), args[0], args[1], appTopics); err == nil {
+		if _, err := c.RegisterWebhooks(context.Background(), args[0], args[1], appTopics); err == nil {
 			t.Errorf("RegisterWebhooks(%q, %q) = nil", args[0], args[1])
 		}
 	}
 }
 
-func TestReactivateWebhooksAfterTheStoreDisabledOne(t *testing.T) {
+func TestRepairWebhooksAfterTheStoreDisabledOne(t *testing.T) {
 	f := newClientFixture(t, nil)
 	rcv := newReceiver(t, 200, http.StatusInternalServerError)
 	ctx := context.Background()
-	if err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", []string{TopicOrderUpdated, TopicOrderCreated}); err != nil {
+	topics := []string{TopicOrderUpdated, TopicOrderCreated}
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "s", topics); err != nil {
 		t.Fatal(err)
 	}
 	created := f.store.Webhooks()[1]
@@ -651,21 +652,20 @@ func TestReactivateWebhooksAfterTheStoreDisabledOne(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	revived, err := f.client.ReactivateWebhooks(ctx, rcv.URL)
+	repair, err := f.client.RepairWebhooks(ctx, rcv.URL, "s", topics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var was []string
-	for _, w := range revived {
-		was = append(was, w.Topic+" was "+w.Status)
+	if len(repair.Reactivated) != 1 || repair.Reactivated[0].Topic != TopicOrderUpdated || repair.Reactivated[0].Status != WebhookDisabled {
+		t.Errorf("reactivated = %+v, want order.updated, found disabled", repair.Reactivated)
 	}
-	slices.Sort(was)
-	if !slices.Equal(was, []string{"order.created was paused", "order.updated was disabled"}) {
-		t.Errorf("revived = %v", was)
+	if len(repair.Paused) != 1 || repair.Paused[0].ID != created.ID || len(repair.Recreated) != 0 {
+		t.Errorf("repair = %+v, want order.created reported paused and nothing recreated", repair)
 	}
 	hooks := f.store.Webhooks()
-	if hooks[0].Status != "active" || hooks[1].Status != "active" || hooks[2].Status != "disabled" {
-		t.Errorf("statuses = %s, %s, %s; want ours active and the other app's left alone", hooks[0].Status, hooks[1].Status, hooks[2].Status)
+	if hooks[0].Status != "active" || hooks[1].Status != "paused" || hooks[2].Status != "disabled" {
+		t.Errorf("statuses = %s, %s, %s; want ours disabled by failures active, the merchant's pause kept, the other app's left alone",
+			hooks[0].Status, hooks[1].Status, hooks[2].Status)
 	}
 
 	// WooCommerce keeps the failure count: one more failure disables again,
@@ -673,14 +673,147 @@ func TestReactivateWebhooksAfterTheStoreDisabledOne(t *testing.T) {
 		t.Errorf("after one more failure: %+v, %v", updated(), err)
 	}
 	// and only a success resets it.
-	if _, err := f.client.ReactivateWebhooks(ctx, rcv.URL); err != nil {
+	if _, err := f.client.RepairWebhooks(ctx, rcv.URL, "s", topics); err != nil {
 		t.Fatal(err)
 	}
 	rcv.deliveryStatus.Store(200)
 	if _, err := f.store.Deliver(TopicOrderUpdated, id); err != nil || updated().FailureCount != 0 || updated().Status != "active" {
 		t.Errorf("after a success: %+v, %v", updated(), err)
 	}
-	if again, err := f.client.ReactivateWebhooks(ctx, rcv.URL); err != nil || len(again) != 0 {
-		t.Errorf("nothing to re-activate, got %v, %v", again, err)
+	if again, err := f.client.RepairWebhooks(ctx, rcv.URL, "s", topics); err != nil || again.Changed() {
+		t.Errorf("nothing to repair, got %+v, %v", again, err)
 	}
+}
+
+func TestRepairWebhooksRecreatesDeletedOnes(t *testing.T) {
+	f := newClientFixture(t, nil)
+	rcv := newReceiver(t, 200, 200)
+	ctx := context.Background()
+	if _, err := f.client.RegisterWebhooks(ctx, rcv.URL, "the-secret", appTopics); err != nil {
+		t.Fatal(err)
+	}
+	gone := f.store.Webhooks()[0]
+	if err := f.client.DeleteWebhooks(ctx, []Webhook{{ID: gone.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	repair, err := f.client.RepairWebhooks(ctx, rcv.URL, "the-secret", appTopics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repair.Recreated) != 1 || repair.Recreated[0].Topic != gone.Topic {
+		t.Fatalf("recreated = %+v, want %s", repair.Recreated, gone.Topic)
+	}
+	hooks := f.store.Webhooks()
+	if len(hooks) != len(appTopics) {
+		t.Fatalf("%d webhooks, want %d", len(hooks), len(appTopics))
+	}
+	back := hooks[len(hooks)-1]
+	if back.Topic != gone.Topic || back.Secret != "the-secret" || back.Status != "active" {
+		t.Fatalf("recreated webhook %+v, want %s active and signed with the stored secret", back, gone.Topic)
+	}
+	t.Run("deleting one already gone is not an error", func(t *testing.T) {
+		if err := f.client.DeleteWebhooks(ctx, []Webhook{{ID: gone.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestKeysMoveToTheQueryWhenTheHostDropsTheAuthorizationHeader(t *testing.T) {
+	f := newClientFixture(t, nil)
+	f.store.StripAuthorization(true)
+	ctx := context.Background()
+
+	info, err := f.client.SystemStatus(ctx)
+	if err != nil || info.Currency != "USD" {
+		t.Fatalf("system status = %+v, %v; want it read with the keys in the query", info, err)
+	}
+	reqs := f.apiRequests(http.MethodGet, "/system_status")
+	if got := statuses(reqs); !slices.Equal(got, []int{401, 200}) {
+		t.Fatalf("answers %v, want 401 (header dropped) then 200 (query)", got)
+	}
+	if strings.Contains(reqs[0].Query, "consumer_secret") || !strings.Contains(reqs[1].Query, "consumer_key="+f.keys.ConsumerKey) {
+		t.Fatalf("queries %q, %q: the keys go in the query only after the store showed the header does not reach it", reqs[0].Query, reqs[1].Query)
+	}
+
+	t.Run("the client remembers, so later calls go straight to the query", func(t *testing.T) {
+		if _, err := f.client.Webhooks(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(f.apiRequests(http.MethodGet, "/webhooks")); !slices.Equal(got, []int{200}) {
+			t.Fatalf("answers %v, want a single 200", got)
+		}
+	})
+	t.Run("a POST refused for a missing key is sent again once", func(t *testing.T) {
+		c := NewClient(f.store.URL, f.keys.ConsumerKey, f.keys.ConsumerSecret, ClientOptions{HTTP: f.store.Client(), Sleep: f.sleeper.Sleep})
+		rcv := newReceiver(t, 200, 200)
+		if _, err := c.CreateWebhook(ctx, WebhookInput{Topic: TopicOrderUpdated, DeliveryURL: rcv.URL, Secret: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.store.Webhooks()); n != 1 {
+			t.Fatalf("%d webhooks, want exactly one", n)
+		}
+	})
+	t.Run("other refusals are not retried and keep the keys out of the query", func(t *testing.T) {
+		f := newClientFixture(t, nil)
+		c := NewClient(f.store.URL, f.keys.ConsumerKey, "cs_wrong", ClientOptions{HTTP: f.store.Client(), Sleep: f.sleeper.Sleep})
+		if _, err := c.SystemStatus(ctx); !IsUnauthorized(err) {
+			t.Fatalf("err = %v, want 401", err)
+		}
+		reqs := f.apiRequests(http.MethodGet, "/system_status")
+		if len(reqs) != 1 || strings.Contains(reqs[0].Query, "consumer_") {
+			t.Fatalf("requests %+v: a wrong secret is not a dropped header", reqs)
+		}
+	})
+	t.Run("a store whose keys are missing even from the query gives up after one more try", func(t *testing.T) {
+		f := newClientFixture(t, nil)
+		f.store.StripAuthorization(true)
+		c := NewClient(f.store.URL, "", "", ClientOptions{HTTP: f.store.Client(), Sleep: f.sleeper.Sleep})
+		if _, err := c.SystemStatus(ctx); !IsUnauthorized(err) {
+			t.Fatalf("err = %v, want 401", err)
+		}
+		if n := len(f.apiRequests(http.MethodGet, "/system_status")); n != 2 {
+			t.Fatalf("%d requests, want 2", n)
+		}
+	})
+}
+
+func TestProductionClientsRefusePrivateAddresses(t *testing.T) {
+	f := newClientFixture(t, nil)
+	ctx := context.Background()
+	for _, storeURL := range []string{f.store.URL, strings.Replace(f.store.URL, "127.0.0.1", "localhost", 1)} {
+		t.Run(storeURL+" is refused when dialled", func(t *testing.T) {
+			s := &sleeper{}
+			// No Transport of its own: the production client.
+			c := NewClient(storeURL, f.keys.ConsumerKey, f.keys.ConsumerSecret, ClientOptions{HTTP: &http.Client{}, Sleep: s.Sleep})
+			_, err := c.SystemStatus(ctx)
+			if !errors.Is(err, ErrPrivateAddress) {
+				t.Fatalf("err = %v, want ErrPrivateAddress", err)
+			}
+			if len(s.Waits()) != 0 {
+				t.Fatalf("retried %d times: a refused address does not become public by waiting", len(s.Waits()))
+			}
+		})
+	}
+	if n := len(f.store.Requests()); n != 0 {
+		t.Fatalf("the store received %d requests", n)
+	}
+
+	t.Run("the dialer checks each resolved address", func(t *testing.T) {
+		for addr, refused := range map[string]bool{
+			"127.0.0.1:443": true, "10.1.2.3:443": true, "172.16.0.1:443": true, "192.168.1.1:443": true,
+			"169.254.169.254:80": true, "100.100.100.200:80": true, "0.0.0.0:443": true, "[::1]:443": true,
+			"[fd00::1]:443": true, "[fe80::1]:443": true, "[::ffff:127.0.0.1]:443": true, "224.0.0.1:443": true,
+			"93.184.216.34:443": false, "[2606:4700::6810:84e5]:443": false,
+		} {
+			if err := refusePrivate("tcp", addr, nil); (err != nil) != refused {
+				t.Errorf("%s: err = %v, want refused %t", addr, err, refused)
+			}
+		}
+	})
+	t.Run("development and tests may reach private addresses", func(t *testing.T) {
+		c := NewClient(f.store.URL, f.keys.ConsumerKey, f.keys.ConsumerSecret, ClientOptions{HTTP: f.store.Client(), AllowPrivateHosts: true})
+		if _, err := c.SystemStatus(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -55,6 +55,11 @@ type Order struct {
 	// CouponCodes are the codes of the coupons applied, from coupon_lines,
 	// lower-case as WooCommerce stores them.
 	CouponCodes []string
+	// CouponDiscounts is what each coupon took off, by code: the coupon
+	// line's discount, net of the tax it took off (discount_tax), as the
+	// goods the default rules earn on are net. Codes whose line has no
+	// readable discount are missing.
+	CouponDiscounts map[string]app.Amount
 }
 
 // Contact is the billing name and email on an order.
@@ -117,6 +122,14 @@ func ParseOrder(body []byte) (Order, error) {
 	for _, line := range o.CouponLines {
 		if code := strings.ToLower(strings.TrimSpace(string(line.Code))); code != "" {
 			order.CouponCodes = append(order.CouponCodes, code)
+			// Only informs how much a reward's part earns: an unreadable
+			// discount is left out rather than failing the order.
+			if a, err := app.ParseAmount(string(line.Discount)); line.Discount != "" && err == nil && a >= 0 && a < maxAmount {
+				if order.CouponDiscounts == nil {
+					order.CouponDiscounts = map[string]app.Amount{}
+				}
+				order.CouponDiscounts[code] += a
+			}
 		}
 	}
 	if r.err != nil {
@@ -145,8 +158,9 @@ type OrderEvents struct {
 // sends state, not events: a delivery carries the order as it is when the
 // queued delivery runs, deliveries are never retried and may repeat, and
 // nothing orders them. The ledger applies each event once (by order id and
-// refund id), so applying the events of the same state twice, or of an older
-// state after a newer one, changes nothing.
+// refund id), so applying the events of the same state twice changes
+// nothing; State versions them, so that an older state after a newer one
+// is dropped.
 //
 //   - Paid, when Status is one of earnStatuses (DefaultEarnStatuses when
 //     empty).
@@ -207,6 +221,7 @@ func (o Order) Events(earnStatuses []string) OrderEvents {
 				ShippingTax:   p.shippingTax,
 				TaxesIncluded: true,
 				DiscountCodes: o.CouponCodes,
+				CodeDiscounts: o.CouponDiscounts,
 				PaidAt:        paidAt,
 			}
 			break
@@ -239,9 +254,10 @@ func (o Order) Events(earnStatuses []string) OrderEvents {
 	}
 
 	// A failed payment that was never made is not the end of an order:
-	// WooCommerce lets the shopper pay again (failed → processing), and a
-	// cancellation in the ledger is final. Only a failed order that had
-	// been paid gives its points back.
+	// WooCommerce lets the shopper pay again (failed → processing), and
+	// there is nothing to take back. Only a failed order that had been
+	// paid gives its points back. (A later paid state would reinstate a
+	// cancelled order anyway; this keeps the order's record unpaid.)
 	unpaidFailure := o.Status == "failed" && o.DatePaid.IsZero()
 	if slices.Contains(cancelStatuses, o.Status) && !unpaidFailure {
 		ev.Cancelled = &app.OrderCancelled{
@@ -251,6 +267,15 @@ func (o Order) Events(earnStatuses []string) OrderEvents {
 		}
 	}
 	return ev
+}
+
+// State is the order's current state for app.Service.ApplyOrderState: the
+// events of Events, versioned by date_modified_gmt so that a state older
+// than one already applied is dropped rather than undoing it.
+func (o Order) State(earnStatuses []string) app.OrderState {
+	ev := o.Events(earnStatuses)
+	return app.OrderState{OrderID: strconv.FormatInt(o.ID, 10), Version: o.DateModified,
+		Paid: ev.Paid, Refunds: ev.Refunds, Cancelled: ev.Cancelled}
 }
 
 // parts is the order's total split as Events documents.
@@ -407,7 +432,8 @@ type orderJSON struct {
 // couponLinesJSON is an order's coupon lines; anything but an array reads as
 // none rather than failing the whole order.
 type couponLinesJSON []struct {
-	Code text `json:"code"`
+	Code     text `json:"code"`
+	Discount text `json:"discount"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler.

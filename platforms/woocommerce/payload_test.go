@@ -163,6 +163,16 @@ func TestEventsOfOrder727(t *testing.T) {
 	}
 }
 
+func TestStateIsVersionedByTheModificationTime(t *testing.T) {
+	st := order727.State(nil)
+	ev := order727.Events(nil)
+	want := app.OrderState{OrderID: "727", Version: order727.DateModified, Paid: ev.Paid, Refunds: ev.Refunds, Cancelled: ev.Cancelled}
+	assertEqual(t, st, want)
+	if st.Version.IsZero() {
+		t.Fatal("the state of order 727 has no version: an older state could undo it")
+	}
+}
+
 func TestEventsOfOrder723SplitItsRefunds(t *testing.T) {
 	ev := mustParseOrder(t, fixture(t, "order_v3_with_refunds_from_list_example.json")).Events(nil)
 	joao := &app.CustomerRef{PlatformID: "26", Email: "joao.silva@example.com", FirstName: "João", LastName: "Silva"}

@@ -136,6 +136,7 @@ type Store struct {
 	lose       int
 	coupons    []*Coupon
 	deny       bool
+	stripAuth  bool
 	requests   []Request
 	deliveries []Delivery
 }
@@ -241,6 +242,17 @@ func (s *Store) DenyConnect(deny bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deny = deny
+}
+
+// StripAuthorization makes the store's host drop the Authorization header
+// before WordPress sees it (strip true), as some CGI and FastCGI set-ups and
+// proxies do. WooCommerce then finds no key in the request and answers 401
+// "Consumer key is missing."; keys sent as the consumer_key and
+// consumer_secret query parameters still work.
+func (s *Store) StripAuthorization(strip bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stripAuth = strip
 }
 
 // IssueKeys creates an API key pair with permissions (read, write or
@@ -363,8 +375,15 @@ func (s *Store) authenticate(next http.Handler) http.Handler {
 			return
 		}
 
+		s.mu.Lock()
+		strip := s.stripAuth
+		s.mu.Unlock()
 		ck, cs := r.URL.Query().Get("consumer_key"), r.URL.Query().Get("consumer_secret")
 		if ck == "" || cs == "" {
+			if strip {
+				restError(w, http.StatusUnauthorized, "woocommerce_rest_authentication_error", "Consumer key is missing.")
+				return
+			}
 			ck, cs, _ = r.BasicAuth()
 		}
 		var who caller
