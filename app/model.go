@@ -316,12 +316,28 @@ type Order struct {
 	SkipReason     string
 	PaidAt         *time.Time
 	CancelledAt    *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// PlatformUpdatedAt is the platform's modification time of the last
+	// whole-order state applied (see ApplyOrderState); nil for platforms
+	// that send events.
+	PlatformUpdatedAt *time.Time
+	// Reinstated counts the times the order came back after it was
+	// cancelled; each return earns, and each later cancellation
+	// reverses, under keys of its own.
+	Reinstated int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// New says LockOrder created the order in this transaction, so no
 	// refund or cancellation refers to it yet.
 	New bool
+	// RewardPart is the part of Eligible that reward codes paid for,
+	// counted in only when the program lets it earn. Platforms measure
+	// refunds after discounts, so a refund is compared with PaidPart.
+	RewardPart Amount
 }
+
+// PaidPart is the part of Eligible the shopper paid for (not with a reward
+// code): what refunds, measured after discounts, add up to at most.
+func (o Order) PaidPart() Amount { return o.Eligible - o.RewardPart }
 
 // Held is what the order still holds: earned and not yet reversed.
 func (o Order) Held() int64 { return o.PointsEarned - o.PointsReversed }
@@ -400,6 +416,11 @@ const (
 	SkipZeroPoints    Skipped = "earns no points"
 	SkipShopInactive  Skipped = "shop is not active"
 	SkipNoSignupBonus Skipped = "program has no signup bonus"
+	// SkipStale is an order state older than the one already applied.
+	SkipStale Skipped = "older than the order state already applied"
+	// SkipOtherCurrency is an order whose amounts are not in the shop's
+	// currency, so the program's rate cannot apply to them.
+	SkipOtherCurrency Skipped = "order is not in the shop's currency"
 )
 
 // Outcome is the result of applying an event to the ledger.

@@ -57,6 +57,10 @@ func (r Reward) Validate() error {
 		return Errorf(EInvalid, "a reward needs a name")
 	case r.MinSubtotal < 0 || r.ExpiryDays < 0 || r.ExpiryDays > 3650:
 		return Errorf(EInvalid, "minimum subtotal must not be negative and expiry must be 0 to 3650 days")
+	case r.Amount%centUnits != 0 || r.MinSubtotal%centUnits != 0:
+		// Checked here, not when the code is made: WooCommerce refuses a
+		// coupon finer than a cent after the points are already spent.
+		return Errorf(EInvalid, "amounts must be whole cents (%s, %s)", r.Amount, r.MinSubtotal)
 	}
 	switch r.Kind {
 	case RewardFixed:
@@ -198,7 +202,8 @@ type RedemptionTx interface {
 	// reports false when it is not pending (already issued, or failed).
 	FailRedemption(ctx context.Context, shopID, id int64, detail string) (Redemption, bool, error)
 	// UseRedemptions marks the shop's redemptions with these codes (in any
-	// case) used by an order and returns those it marked.
+	// case) used by an order and returns those it marked. An expired code
+	// is claimed too: the platform took it, so it was used.
 	UseRedemptions(ctx context.Context, shopID int64, codes []string, orderID string, at time.Time) ([]Redemption, error)
 	// ExpireRedemption marks an unused redemption expired, or reports false
 	// when it was used (or expired) meanwhile.
@@ -429,7 +434,7 @@ func (s *Service) FailRedemption(ctx context.Context, shop Shop, id int64, reaso
 // workers at once: a redemption expires once.
 func (s *Service) ExpireCodes(ctx context.Context, limit int) ([]Shop, []Redemption, error) {
 	now := s.now()
-	shops, due, err := s.store.ExpiredRedemptions(ctx, now, limit)
+	shops, due, err := s.store.ExpiredRedemptions(ctx, now.Add(-CodeExpiryGrace), limit)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -454,7 +459,7 @@ func (s *Service) ExpireCodes(ctx context.Context, limit int) ([]Shop, []Redempt
 			}
 			_, err = tx.Post(ctx, Posting{ShopID: shop.ID, CustomerID: c.ID, Kind: KindRestore, Points: expired.Points,
 				Cause:          Cause{Job: "reward code expiry", Reason: "code " + expired.Code + " for " + expired.RewardName + " expired unused"},
-				IdempotencyKey: fmt.Sprintf("redemption:%d:expired", expired.ID), At: now, AvailableAt: now,
+				IdempotencyKey: expiredRestoreKey(expired.ID), At: now, AvailableAt: now,
 				ExpiresAt: expiry(now, prog.ExpiryDays)})
 			return err
 		})
@@ -466,6 +471,69 @@ func (s *Service) ExpireCodes(ctx context.Context, limit int) ([]Shop, []Redempt
 		}
 	}
 	return doneShops, done, nil
+}
+
+// CodeExpiryGrace is how long after its end an unused code waits before the
+// sweep expires it: a checkout that began while the code was valid is
+// usually paid within it, and its order then simply uses the code. Orders
+// paid later still claim the code (see respendLateCodes).
+const CodeExpiryGrace = time.Hour
+
+func expiredRestoreKey(redemptionID int64) string {
+	return fmt.Sprintf("redemption:%d:expired", redemptionID)
+}
+
+// respendLateCodes spends again the points of codes an order used after the
+// expiry sweep had ended them and given their points back. The platform
+// accepted the code (the checkout began while it was valid), so the shopper
+// had the discount and the points are spent after all. The ledger is
+// append-only: a redeem entry of its own, once per redemption, takes back
+// what the expiry returned (down to zero, unless the program allows a
+// negative balance; the rest is recorded as unrecovered).
+func (s *Service) respendLateCodes(ctx context.Context, tx Tx, shop Shop, prog Program, used []Redemption, orderID string, now time.Time) error {
+	for _, r := range used {
+		if r.ExpiresAt == nil {
+			continue // a code without an end never expired
+		}
+		// The expiry and its restore entry commit together, before the
+		// order could claim the expired code, so the entry is visible here.
+		returned, err := s.store.EntryByKey(ctx, shop.ID, expiredRestoreKey(r.ID))
+		if ErrorCode(err) == ENotFound {
+			continue // not expired, or expired without giving points back
+		}
+		if err != nil {
+			return err
+		}
+		c, err := tx.LockCustomerByID(ctx, r.CustomerID)
+		if err != nil {
+			return err
+		}
+		take, unrecovered := recoverable(returned.Points, c, prog.AllowNegative)
+		_, err = tx.Post(ctx, Posting{ShopID: shop.ID, CustomerID: c.ID, Kind: KindRedeem, Points: -take, Unrecovered: unrecovered,
+			Cause: Cause{OrderID: orderID, Job: "redeem " + r.RewardName,
+				Reason: "code " + r.Code + " was used by an order paid after it expired: the points it gave back are spent again"},
+			IdempotencyKey: fmt.Sprintf("redemption:%d:used-after-expiry", r.ID), At: now, SpendPending: true})
+		if err != nil && !errors.Is(err, ErrDuplicate) {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewardPart is what the reward codes an order used took off it: the
+// discount the platform reports for each code (a percentage or free
+// shipping reward has no amount of its own), or the redemption's amount
+// where the platform reports none.
+func rewardPart(e OrderPaid, used []Redemption) Amount {
+	var part Amount
+	for _, r := range used {
+		if d, ok := e.CodeDiscounts[strings.ToLower(strings.TrimSpace(r.Code))]; ok {
+			part += max(d, 0)
+			continue
+		}
+		part += r.Amount
+	}
+	return part
 }
 
 // restoreSpentPoints gives back the points of the rewards an order used,

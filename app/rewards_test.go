@@ -57,7 +57,11 @@ func TestRewardValidate(t *testing.T) {
 		"variable min buys nothing": {Name: "x", Kind: app.RewardVariable, PointsPerUnit: 1000, MinPoints: 5},
 		"percentage over 100":       {Name: "x", Kind: app.RewardPercentage, Points: 100, Percentage: 101},
 		"free shipping for nothing": {Name: "x", Kind: app.RewardFreeShipping},
-		"an unknown kind":           {Name: "x", Kind: "gift"},
+		// WooCommerce refuses such coupons only after the points are spent.
+		"an amount finer than a cent":            {Name: "x", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.005")},
+		"a minimum subtotal finer than a cent":   {Name: "x", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.00"), MinSubtotal: app.MustAmount("30.0001")},
+		"a percentage with a fractional minimum": {Name: "x", Kind: app.RewardPercentage, Points: 100, Percentage: 10, MinSubtotal: app.MustAmount("0.015")},
+		"an unknown kind":                        {Name: "x", Kind: "gift"},
 	}
 	for name, r := range bad {
 		if err := r.Validate(); app.ErrorCode(err) != app.EInvalid {
@@ -344,5 +348,182 @@ func TestADataRequestIncludesRedemptions(t *testing.T) {
 	}
 	if !strings.Contains(string(export.Document), r.Code) || !strings.Contains(string(export.Document), `"redemptions"`) {
 		t.Fatalf("the export lacks the customer's reward code:\n%s", export.Document)
+	}
+}
+
+func TestRewardValidateAcceptsWholeCents(t *testing.T) {
+	r := app.Reward{Name: "x", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.01"), MinSubtotal: app.MustAmount("30.10")}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("Validate = %v, want whole cents accepted", err)
+	}
+}
+
+// setProgram changes the fixture shop's program in place.
+func (f *fixture) setProgram(edit func(*app.Program)) {
+	f.t.Helper()
+	prog, err := f.svc.Program(f.ctx, f.shop)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	edit(&prog)
+	if err := f.store.SaveProgram(f.ctx, prog); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestACodeUsedByAnOrderPaidAfterItExpired(t *testing.T) {
+	tests := []struct {
+		name        string
+		restore     bool
+		wantBalance int64
+	}{
+		// 1000 − 500 spent, +500 back at expiry, −500 spent again, +95 earned.
+		{"the points the expiry gave back are spent again", true, 595},
+		// Nothing came back, so nothing is taken: 1000 − 500 + 95.
+		{"nothing is taken when the expiry gave nothing back", false, 595},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, fixed, _ := rewardFixture(t, "1000.00") // codes are valid 30 days
+			f.setProgram(func(p *app.Program) { p.RestoreExpiredCodes = tt.restore })
+			r, _ := f.redeem(fixed.ID, 0, "late")
+			f.svc.IssueRedemption(f.ctx, f.shop, r.ID, "ref-1")
+			later := app.NewService(f.store, func() time.Time { return testNow.AddDate(0, 0, 31) })
+			if _, expired, err := later.ExpireCodes(f.ctx, 100); err != nil || len(expired) != 1 {
+				t.Fatalf("expired = %+v, %v", expired, err)
+			}
+			// The order was placed on day 29 and its bank transfer arrived on day 31.
+			order := paid("5001", "c1", "95.00")
+			order.DiscountCodes = []string{r.Code}
+			order.PaidAt = testNow.AddDate(0, 0, 31)
+			for i := 0; i < 2; i++ { // a repeated delivery changes nothing
+				if _, err := later.AccrueOrder(f.ctx, f.shop, order); err != nil {
+					t.Fatal(err)
+				}
+			}
+			used, _ := f.svc.Redemption(f.ctx, f.shop, r.ID)
+			if used.Status != app.RedemptionUsed || used.OrderID != "5001" {
+				t.Fatalf("redemption = %+v, want used by order 5001", used)
+			}
+			f.balance("c1", tt.wantBalance, 0)
+			h, _ := f.svc.History(f.ctx, f.shop, "c1", 10)
+			respent := 0
+			for _, e := range h {
+				if e.Kind == app.KindRedeem && e.Cause.OrderID == "5001" {
+					respent++
+					if e.Points != -500 || !strings.Contains(e.Cause.Reason, "after it expired") {
+						t.Fatalf("entry = %+v", e)
+					}
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.restore]; respent != want {
+				t.Fatalf("%d redeem entries for the late order, want %d", respent, want)
+			}
+		})
+	}
+	t.Run("a code is not expired within the grace period after its end", func(t *testing.T) {
+		f, fixed, _ := rewardFixture(t, "1000.00")
+		r, _ := f.redeem(fixed.ID, 0, "grace")
+		justAfter := app.NewService(f.store, func() time.Time { return r.ExpiresAt.Add(app.CodeExpiryGrace / 2) })
+		if _, expired, _ := justAfter.ExpireCodes(f.ctx, 100); len(expired) != 0 {
+			t.Fatalf("expired %d codes within the grace period", len(expired))
+		}
+		after := app.NewService(f.store, func() time.Time { return r.ExpiresAt.Add(app.CodeExpiryGrace + time.Minute) })
+		if _, expired, _ := after.ExpireCodes(f.ctx, 100); len(expired) != 1 {
+			t.Fatalf("expired %d codes after the grace period, want 1", len(expired))
+		}
+	})
+}
+
+func TestRefundingAnOrderThatUsedACode(t *testing.T) {
+	// c1 holds 1000, spends 500 on a 5.00 code and pays 95.00 for a
+	// 100.00 order with it; the platform refunds what was paid.
+	tests := []struct {
+		name      string
+		partEarns bool
+		restore   bool
+		refunded  string
+		want      int64
+	}{
+		{"a full refund takes back the points and keeps the spent ones", false, false, "95.00", 500},
+		{"a full refund returns the spent points when the merchant says so", false, true, "95.00", 1000},
+		{"a full refund takes back what the reward part earned too", true, false, "95.00", 500},
+		{"a full refund returns the spent points when the reward part earned", true, true, "95.00", 1000},
+		{"half the paid part takes back half of all it earned", true, true, "47.50", 550},
+		{"a partial refund returns no spent points", false, true, "47.50", 548},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, fixed, _ := rewardFixture(t, "1000.00")
+			f.setProgram(func(p *app.Program) { p.RewardPartEarns, p.RestoreOnRefund = tt.partEarns, tt.restore })
+			r, _ := f.redeem(fixed.ID, 0, "k")
+			order := paid("6001", "c1", "95.00")
+			order.DiscountCodes = []string{r.Code}
+			order.CodeDiscounts = map[string]app.Amount{strings.ToLower(r.Code): app.MustAmount("5.00")}
+			f.accrue(order)
+			f.refund(refund("6001", "r1", tt.refunded))
+			f.refund(refund("6001", "r1", tt.refunded)) // a repeat changes nothing
+			f.balance("c1", tt.want, 0)
+		})
+	}
+	t.Run("a refund that overtook the payment is measured against the paid part", func(t *testing.T) {
+		f, fixed, _ := rewardFixture(t, "1000.00")
+		f.setProgram(func(p *app.Program) { p.RewardPartEarns = true })
+		r, _ := f.redeem(fixed.ID, 0, "k")
+		f.refund(refund("6002", "r1", "95.00"))
+		order := paid("6002", "c1", "95.00")
+		order.DiscountCodes = []string{r.Code}
+		f.accrue(order)
+		f.balance("c1", 500, 0)
+	})
+}
+
+func TestTheRewardPartIsWhatTheCodeTookOff(t *testing.T) {
+	tests := []struct {
+		name     string
+		reward   app.Reward
+		subtotal string
+		reported map[string]string // by code; "" for the redemption's code
+		want     string
+	}{
+		{"a percentage code earns on the discount it gave", app.Reward{Name: "10% off", Kind: app.RewardPercentage, Points: 300, Percentage: 10},
+			"90.00", map[string]string{"": "10.00"}, "100.00"},
+		{"a free shipping code earns on the shipping it waived", app.Reward{Name: "Free shipping", Kind: app.RewardFreeShipping, Points: 200},
+			"90.00", map[string]string{"": "12.50"}, "102.50"},
+		{"a fixed code the platform reports no amount for earns on its own amount", app.Reward{Name: "7.00 off", Kind: app.RewardFixed, Points: 700, Amount: app.MustAmount("7.00")},
+			"93.00", nil, "100.00"},
+		{"another shop's discount code adds nothing", app.Reward{Name: "7.00 off", Kind: app.RewardFixed, Points: 700, Amount: app.MustAmount("7.00")},
+			"83.00", map[string]string{"": "7.00", "summer10": "10.00"}, "90.00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, func(p *app.Program) { p.RewardPartEarns = true })
+			tt.reward.Active = true
+			reward, err := f.svc.AddReward(f.ctx, f.shop, tt.reward)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.accrue(paid("seed", "c1", "1000.00"))
+			r, err := f.redeem(reward.ID, 0, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			order := paid("7001", "c1", tt.subtotal)
+			order.DiscountCodes = []string{r.Code, "SUMMER10"}
+			for code, amount := range tt.reported {
+				if code == "" {
+					code = strings.ToLower(r.Code)
+				}
+				if order.CodeDiscounts == nil {
+					order.CodeDiscounts = map[string]app.Amount{}
+				}
+				order.CodeDiscounts[code] = app.MustAmount(amount)
+			}
+			f.accrue(order)
+			o, _ := f.store.Order(f.ctx, f.shop.ID, "7001")
+			if o.Eligible.String() != tt.want || o.PaidPart().String() != tt.subtotal {
+				t.Fatalf("order earned on %s (paid %s), want %s (paid %s)", o.Eligible, o.PaidPart(), tt.want, tt.subtotal)
+			}
+		})
 	}
 }

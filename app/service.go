@@ -59,6 +59,9 @@ type Tx interface {
 	// AddRefund records a refund once; false means it was recorded before.
 	AddRefund(ctx context.Context, orderID int64, r OrderRefunded) (bool, error)
 	Refunds(ctx context.Context, orderID int64) ([]OrderRefunded, error)
+	// EntryByKey finds the shop's entry written under an idempotency key,
+	// or returns ENotFound.
+	EntryByKey(ctx context.Context, shopID int64, key string) (Entry, error)
 	// LockCustomer returns the customer, creating them when new and
 	// refreshing their details from ref, and holds their row lock.
 	LockCustomer(ctx context.Context, shopID int64, ref CustomerRef) (Customer, error)
@@ -197,21 +200,41 @@ func (s *Service) AccrueOrders(ctx context.Context, shop Shop, events []OrderPai
 	if err != nil {
 		return nil, err
 	}
-	// Concurrent batches lock customers in one order, by platform id, so
-	// two of them never wait for each other's rows.
-	order := make([]int, len(events))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		return customerKey(events[order[a]]) < customerKey(events[order[b]])
-	})
 	now := s.now()
 	err = s.store.InTx(ctx, func(tx Tx) error {
-		for _, i := range order {
-			out, err := s.accrue(ctx, tx, shop, prog, events[i], now)
+		// The lock order of every transaction is orders, then customers;
+		// a batch takes its orders by id and then its customers by
+		// platform id, so batches, refunds and cancellations running at
+		// once never wait for each other in a circle.
+		byOrder := sortedBy(events, func(e OrderPaid) string { return e.OrderID })
+		locked := make(map[string]Order, len(events))
+		for _, i := range byOrder {
+			id := events[i].OrderID
+			if _, ok := locked[id]; ok {
+				continue
+			}
+			o, err := tx.LockOrder(ctx, shop.ID, id)
 			if err != nil {
-				return fmt.Errorf("order %s: %w", events[i].OrderID, err)
+				return fmt.Errorf("order %s: %w", id, err)
+			}
+			locked[id] = o
+		}
+		first := make(map[string]int, len(events))
+		for _, i := range sortedBy(events, customerKey) {
+			e := events[i]
+			if j, seen := first[e.OrderID]; seen {
+				// A second delivery of an order in the same batch finds
+				// it as the first left it, as it would one by one.
+				outs[i].Skipped = SkipDuplicate
+				if outs[j].Skipped == SkipCancelled {
+					outs[i].Skipped = SkipCancelled
+				}
+				continue
+			}
+			first[e.OrderID] = i
+			out, err := s.accrue(ctx, tx, shop, prog, e, locked[e.OrderID], now)
+			if err != nil {
+				return fmt.Errorf("order %s: %w", e.OrderID, err)
 			}
 			outs[i] = out
 		}
@@ -223,6 +246,16 @@ func (s *Service) AccrueOrders(ctx context.Context, shop Shop, events []OrderPai
 	return outs, nil
 }
 
+// sortedBy returns the indexes of events in the order of key, stable.
+func sortedBy(events []OrderPaid, key func(OrderPaid) string) []int {
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return key(events[order[a]]) < key(events[order[b]]) })
+	return order
+}
+
 func customerKey(e OrderPaid) string {
 	if e.Customer == nil {
 		return ""
@@ -230,16 +263,12 @@ func customerKey(e OrderPaid) string {
 	return e.Customer.PlatformID
 }
 
-// accrue is AccrueOrder inside a transaction.
-func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e OrderPaid, now time.Time) (Outcome, error) {
+// accrue is AccrueOrder inside a transaction, on the order it locked.
+func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e OrderPaid, o Order, now time.Time) (Outcome, error) {
 	var out Outcome
 	paidAt := e.PaidAt
 	if paidAt.IsZero() {
 		paidAt = now
-	}
-	o, err := tx.LockOrder(ctx, shop.ID, e.OrderID)
-	if err != nil {
-		return out, err
 	}
 	switch o.Status {
 	case OrderStatusPaid, OrderStatusSkipped:
@@ -254,6 +283,9 @@ func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e 
 	// Reward codes the order used are spent now, whoever placed it.
 	used, err := tx.UseRedemptions(ctx, shop.ID, e.DiscountCodes, e.OrderID, paidAt)
 	if err != nil {
+		return out, err
+	}
+	if err := s.respendLateCodes(ctx, tx, shop, prog, used, e.OrderID, now); err != nil {
 		return out, err
 	}
 	if e.Customer == nil || e.Customer.PlatformID == "" {
@@ -271,12 +303,12 @@ func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e 
 	o.CustomerID = c.ID
 	o.Status = OrderStatusPaid
 	o.Eligible = prog.EligibleOnPaid(e)
+	o.RewardPart = 0
 	if prog.RewardPartEarns {
 		// Platforms report the subtotal after discounts: the part paid
 		// with points earns only when the merchant wants it to.
-		for _, r := range used {
-			o.Eligible += r.Amount
-		}
+		o.RewardPart = rewardPart(e, used)
+		o.Eligible += o.RewardPart
 	}
 	o.EarnRate = prog.EarnRate
 	o.PointsEarned = prog.PointsForOrder(o.Eligible)
@@ -312,7 +344,7 @@ func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e 
 	}
 	if o.Refunded > 0 {
 		c.Balance, c.Pending = entry.BalanceAfter, entry.PendingAfter
-		rev, err := s.reverse(ctx, tx, prog, &o, c, "order:"+e.OrderID+":early-refunds", Cause{OrderID: e.OrderID, Reason: "refunded before the payment was processed"}, Proportion(o.PointsEarned, o.Refunded, o.Eligible), now)
+		rev, err := s.reverse(ctx, tx, prog, &o, c, "order:"+e.OrderID+":early-refunds", Cause{OrderID: e.OrderID, Reason: "refunded before the payment was processed"}, Proportion(o.PointsEarned, o.Refunded, o.PaidPart()), now)
 		if err != nil {
 			return out, err
 		}
@@ -363,14 +395,16 @@ func (s *Service) ReverseRefund(ctx context.Context, shop Shop, e OrderRefunded)
 		if err != nil {
 			return err
 		}
-		rev, err := s.reverse(ctx, tx, prog, &o, c, "refund:"+e.RefundID, Cause{OrderID: e.OrderID, RefundID: e.RefundID}, Proportion(o.PointsEarned, o.Refunded, o.Eligible), now)
+		rev, err := s.reverse(ctx, tx, prog, &o, c, "refund:"+e.RefundID, Cause{OrderID: e.OrderID, RefundID: e.RefundID}, Proportion(o.PointsEarned, o.Refunded, o.PaidPart()), now)
 		if err != nil {
 			return err
 		}
 		if rev != nil {
 			out.Entries = append(out.Entries, *rev)
 		}
-		if o.Refunded >= o.Eligible {
+		// Refunds are measured after discounts, so the paid part is the
+		// whole of what can be refunded.
+		if o.Refunded >= o.PaidPart() {
 			restored, err := s.restoreSpentPoints(ctx, tx, prog, o, "refunded", now)
 			if err != nil {
 				return err
@@ -402,43 +436,257 @@ func (s *Service) CancelOrder(ctx context.Context, shop Shop, e OrderCancelled) 
 	}
 	var out Outcome
 	err = s.store.InTx(ctx, func(tx Tx) error {
-		out = Outcome{}
 		o, err := tx.LockOrder(ctx, shop.ID, e.OrderID)
 		if err != nil {
 			return err
 		}
-		if o.Status == OrderStatusCancelled {
-			out.Skipped = SkipDuplicate
-			return nil
-		}
-		wasPaid := o.Status == OrderStatusPaid
-		o.Status, o.CancelledAt = OrderStatusCancelled, &at
-		if !wasPaid {
-			out.Skipped = SkipNothingToDo
-			return tx.SaveOrder(ctx, o)
-		}
-		c, err := tx.LockCustomerByID(ctx, o.CustomerID)
-		if err != nil {
-			return err
-		}
-		rev, err := s.reverse(ctx, tx, prog, &o, c, "order:"+e.OrderID+":cancel", Cause{OrderID: e.OrderID, Reason: "order cancelled"}, o.PointsEarned, now)
-		if err != nil {
-			return err
-		}
-		if rev != nil {
-			out.Entries = append(out.Entries, *rev)
-		}
-		restored, err := s.restoreSpentPoints(ctx, tx, prog, o, "cancelled", now)
-		if err != nil {
-			return err
-		}
-		out.Entries = append(out.Entries, restored...)
-		if len(out.Entries) == 0 {
-			out.Skipped = SkipNothingToDo
-		}
-		return tx.SaveOrder(ctx, o)
+		out, err = s.cancel(ctx, tx, prog, o, at, now)
+		return err
 	})
 	return out, err
+}
+
+// cancel is CancelOrder inside a transaction, on the order it locked.
+func (s *Service) cancel(ctx context.Context, tx Tx, prog Program, o Order, at, now time.Time) (Outcome, error) {
+	var out Outcome
+	if o.Status == OrderStatusCancelled {
+		out.Skipped = SkipDuplicate
+		return out, nil
+	}
+	wasPaid := o.Status == OrderStatusPaid
+	o.Status, o.CancelledAt = OrderStatusCancelled, &at
+	if !wasPaid {
+		out.Skipped = SkipNothingToDo
+		return out, tx.SaveOrder(ctx, o)
+	}
+	c, err := tx.LockCustomerByID(ctx, o.CustomerID)
+	if err != nil {
+		return out, err
+	}
+	rev, err := s.reverse(ctx, tx, prog, &o, c, cancelKey(o.PlatformID, o.Reinstated), Cause{OrderID: o.PlatformID, Reason: "order cancelled"}, o.PointsEarned, now)
+	if err != nil {
+		return out, err
+	}
+	if rev != nil {
+		out.Entries = append(out.Entries, *rev)
+	}
+	restored, err := s.restoreSpentPoints(ctx, tx, prog, o, "cancelled", now)
+	if err != nil {
+		return out, err
+	}
+	out.Entries = append(out.Entries, restored...)
+	if len(out.Entries) == 0 {
+		out.Skipped = SkipNothingToDo
+	}
+	return out, tx.SaveOrder(ctx, o)
+}
+
+// cancelKey is the idempotency key of an order's cancellation: each return
+// of a reinstated order can be cancelled once more.
+func cancelKey(orderID string, reinstated int) string {
+	if reinstated == 0 {
+		return "order:" + orderID + ":cancel"
+	}
+	return fmt.Sprintf("order:%s:cancel:%d", orderID, reinstated)
+}
+
+// ApplyOrderState applies one state of an order, for platforms that send the
+// whole order on every change rather than events. States of one order come
+// repeated and in any order, so Version (the platform's modification time)
+// decides: a state older than the one already applied is dropped, as it
+// would undo what the newer one did. A newer state that earns, for an order
+// that was cancelled (paid after the cancellation, restored from the trash),
+// reinstates it: the order earns again, once per return. Then the state's
+// payment, refunds and cancellation are applied as AccrueOrder,
+// ReverseRefund and CancelOrder apply them.
+func (s *Service) ApplyOrderState(ctx context.Context, shop Shop, st OrderState) (Outcome, error) {
+	if !shop.Active() {
+		return Outcome{Skipped: SkipShopInactive}, nil
+	}
+	if st.OrderID == "" {
+		return Outcome{}, Errorf(EInvalid, "an order state needs an order id")
+	}
+	prog, err := s.store.Program(ctx, shop.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	now := s.now()
+	var out Outcome
+	var skipped []string
+	add := func(o Outcome) {
+		out.Entries = append(out.Entries, o.Entries...)
+		if len(o.Entries) > 0 {
+			// What the payment read is out of date once more entries
+			// follow it; notifications then read afresh.
+			out.seen = o.seen
+		}
+		if len(o.Entries) == 0 && o.Skipped != SkipNone {
+			skipped = append(skipped, string(o.Skipped))
+		}
+	}
+	// The version check, the reinstatement and the payment share one
+	// transaction, which holds the order's lock: two states of one order
+	// applied at once are serialized, and the older loses.
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		out, skipped = Outcome{}, nil
+		o, err := tx.LockOrder(ctx, shop.ID, st.OrderID)
+		if err != nil {
+			return err
+		}
+		if staleState(o, st.Version) {
+			out = staleOutcome(o, st.Version)
+			return nil
+		}
+		newer := !st.Version.IsZero() && (o.PlatformUpdatedAt == nil || st.Version.After(*o.PlatformUpdatedAt))
+		if newer {
+			v := st.Version
+			o.PlatformUpdatedAt = &v
+		}
+		if st.Paid != nil && o.Status == OrderStatusCancelled && newer {
+			entries, err := s.reinstate(ctx, tx, prog, &o, now)
+			if err != nil {
+				return err
+			}
+			out.Entries = append(out.Entries, entries...)
+		}
+		if err := tx.SaveOrder(ctx, o); err != nil {
+			return err
+		}
+		if st.Paid != nil {
+			paid, err := s.accrue(ctx, tx, shop, prog, *st.Paid, o, now)
+			if err != nil {
+				return err
+			}
+			add(paid)
+		}
+		return nil
+	})
+	if err != nil || out.Skipped == SkipStale {
+		return out, err
+	}
+	// Refunds only ever add up: one from an older state is in every newer
+	// one, so applying them apart from the version check is safe.
+	for _, r := range st.Refunds {
+		o, err := s.ReverseRefund(ctx, shop, r)
+		if err != nil {
+			return Outcome{}, err
+		}
+		add(o)
+	}
+	if st.Cancelled != nil {
+		at := st.Cancelled.CancelledAt
+		if at.IsZero() {
+			at = now
+		}
+		var cancelled Outcome
+		err = s.store.InTx(ctx, func(tx Tx) error {
+			o, err := tx.LockOrder(ctx, shop.ID, st.OrderID)
+			if err != nil {
+				return err
+			}
+			if staleState(o, st.Version) {
+				// A newer state was applied since the check above.
+				cancelled = staleOutcome(o, st.Version)
+				return nil
+			}
+			cancelled, err = s.cancel(ctx, tx, prog, o, at, now)
+			return err
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+		add(cancelled)
+	}
+	if len(out.Entries) == 0 {
+		out.Skipped = SkipNothingToDo
+		if len(skipped) > 0 {
+			out.Skipped = Skipped(skipped[len(skipped)-1])
+			out.Detail = strings.Join(skipped, "; ")
+		}
+	}
+	return out, nil
+}
+
+// staleState reports whether a state of version v is older than the one the
+// order last applied. A state without a version is never stale.
+func staleState(o Order, v time.Time) bool {
+	return !v.IsZero() && o.PlatformUpdatedAt != nil && v.Before(*o.PlatformUpdatedAt)
+}
+
+func staleOutcome(o Order, v time.Time) Outcome {
+	return Outcome{Skipped: SkipStale, Detail: fmt.Sprintf("%s: this state is of %s, the one applied of %s; dropped",
+		SkipStale, v.UTC().Format(time.RFC3339), o.PlatformUpdatedAt.UTC().Format(time.RFC3339))}
+}
+
+// reinstate brings back a cancelled order, for a state newer than its
+// cancellation that earns again. An order cancelled before it was paid
+// becomes unpaid, so its payment earns as any would. A paid one gets back
+// what the cancellation took (what it could not take, the customer kept),
+// and then gives up the share of the refunds recorded so far, including
+// those that arrived while it was cancelled. Every entry is keyed by the
+// return, so each return earns once and the next cancellation reverses
+// under a key of its own. The ledger only grows: nothing is deleted.
+func (s *Service) reinstate(ctx context.Context, tx Tx, prog Program, o *Order, now time.Time) ([]Entry, error) {
+	round := o.Reinstated
+	o.Reinstated++
+	o.CancelledAt = nil
+	switch {
+	case o.PaidAt == nil:
+		o.Status = OrderStatusUnpaid
+		return nil, nil
+	case o.CustomerID == 0:
+		o.Status = OrderStatusSkipped
+		return nil, nil
+	}
+	o.Status = OrderStatusPaid
+	key := fmt.Sprintf("order:%s:reinstate:%d", o.PlatformID, o.Reinstated)
+	var entries []Entry
+	cancelled, err := tx.EntryByKey(ctx, o.ShopID, cancelKey(o.PlatformID, round))
+	if err != nil && ErrorCode(err) != ENotFound {
+		return nil, err
+	}
+	if err == nil {
+		o.PointsReversed -= -cancelled.Points + cancelled.Unrecovered
+		if taken := -cancelled.Points; taken > 0 {
+			if _, err := tx.LockCustomerByID(ctx, o.CustomerID); err != nil {
+				return nil, err
+			}
+			e, err := tx.Post(ctx, Posting{
+				ShopID: o.ShopID, CustomerID: o.CustomerID, OrderID: o.ID,
+				Kind: KindEarn, Points: taken,
+				Cause:          Cause{OrderID: o.PlatformID, Reason: "order reinstated after it was cancelled"},
+				IdempotencyKey: key, At: now,
+				AvailableAt: o.PaidAt.AddDate(0, 0, prog.PendingDays),
+				ExpiresAt:   expiry(*o.PaidAt, prog.ExpiryDays),
+			})
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, e)
+		}
+	}
+	refunds, err := tx.Refunds(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	var refunded Amount
+	for _, r := range refunds {
+		refunded += prog.EligibleOnRefund(r, o.TaxesIncluded)
+	}
+	o.Refunded = max(o.Refunded, refunded)
+	c, err := tx.LockCustomerByID(ctx, o.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := s.reverse(ctx, tx, prog, o, c, key+":refunds", Cause{OrderID: o.PlatformID, Reason: "refunded while the order was cancelled"},
+		Proportion(o.PointsEarned, o.Refunded, o.PaidPart()), now)
+	if err != nil {
+		return nil, err
+	}
+	if rev != nil {
+		entries = append(entries, *rev)
+	}
+	return entries, nil
 }
 
 // reverse posts a reverse entry that brings what the order has reversed up to

@@ -508,3 +508,49 @@ func TestAccrueOrdersInOneTransaction(t *testing.T) {
 		t.Errorf("balances = %v, want %v", oneByOne, want)
 	}
 }
+
+// Batches lock orders before customers, as refunds and cancellations do, so
+// none of them running at once waits for another in a circle (PostgreSQL
+// would abort one with a deadlock error).
+func TestBatchesRefundsAndCancellationsRunningAtOnceNeverDeadlock(t *testing.T) {
+	f := newFixture(t, nil)
+	for round := range 15 {
+		id := func(n int) string { return fmt.Sprintf("r%d-o%d", round, n) }
+		// Customers in the opposite order of their orders, and an order
+		// paid before, delivered again behind another of its customer's.
+		f.accrue(paid(id(0), "c9", "10.00"))
+		batch := []app.OrderPaid{paid(id(1), "c9", "10.00"), paid(id(2), "c5", "10.00"),
+			paid(id(3), "c1", "10.00"), paid(id(0), "c9", "10.00")}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.AccrueOrders(f.ctx, f.shop, batch)
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.CancelOrder(f.ctx, f.shop, app.OrderCancelled{OrderID: id(0), Customer: customer("c9"), CancelledAt: testNow})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.ReverseRefund(f.ctx, f.shop, app.OrderRefunded{OrderID: id(3), RefundID: id(3) + "-r", Customer: customer("c1"), Lines: app.MustAmount("5.00")})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.AccrueOrders(f.ctx, f.shop, []app.OrderPaid{paid(id(3), "c1", "10.00"), paid(id(2), "c5", "10.00")})
+			errs <- err
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	f.reconciles()
+}

@@ -42,7 +42,11 @@ const issueRetries = 8
 func NewIssueCodeTask(shop app.Shop, redemptionID int64) *asynq.Task {
 	payload, _ := json.Marshal(IssueCode{ShopID: shop.ID, Platform: string(shop.Platform), Shop: shop.Domain, RedemptionID: redemptionID})
 	return asynq.NewTask(TypeIssueCode, payload, asynq.Queue(QueueCritical), asynq.MaxRetry(issueRetries),
-		asynq.TaskID(fmt.Sprintf("issue-code:%d", redemptionID)), asynq.Timeout(time.Minute))
+		asynq.TaskID(issueCodeTaskID(redemptionID)), asynq.Timeout(time.Minute))
+}
+
+func issueCodeTaskID(redemptionID int64) string {
+	return fmt.Sprintf("issue-code:%d", redemptionID)
 }
 
 // NewIssuePendingTask makes the periodic sweep of pending redemptions.
@@ -146,10 +150,21 @@ func (h *Handler) createCode(ctx context.Context, shop app.Shop, r app.Redemptio
 		default:
 			d.Kind = shopify.DiscountAmount
 		}
+		if creds, err = h.shopifyAccess(ctx, shop, creds, false); err != nil {
+			return "", shopifyAccessError(err)
+		}
 		// A retry after a lost answer gets the discount the earlier try made
 		// (the client recognises it as ours); a code held by another
 		// discount is a refusal like any other.
 		id, err := h.shopifyClients(shop.Domain, creds.AccessToken).CreateDiscount(ctx, d)
+		if unauthorized(err) && creds.Expiring() {
+			// Refused before its time by this clock (skew, or renewed
+			// elsewhere): one renewal and one more try before giving up.
+			if creds, err = h.shopifyAccess(ctx, shop, creds, true); err != nil {
+				return "", shopifyAccessError(err)
+			}
+			id, err = h.shopifyClients(shop.Domain, creds.AccessToken).CreateDiscount(ctx, d)
+		}
 		if err != nil && shopify.IsPermanent(err) {
 			return "", fmt.Errorf("%w: %w", errPermanent, err)
 		}
@@ -180,7 +195,10 @@ func (h *Handler) createCode(ctx context.Context, shop app.Shop, r app.Redemptio
 		}
 		id, err := h.wooClients(conn.URL, creds.APIKey, creds.AccessToken).CreateCoupon(ctx, c)
 		if woocommerce.IsCodeTaken(err) {
-			return "", nil
+			// Another coupon holds the code (a coupon an earlier try made is
+			// recognised as ours): no retry can make it this redemption's,
+			// so the points go back, as on Shopify.
+			return "", fmt.Errorf("%w: %w", errPermanent, err)
 		}
 		if err != nil && woocommerce.IsPermanent(err) {
 			return "", fmt.Errorf("%w: %w", errPermanent, err)
@@ -188,6 +206,16 @@ func (h *Handler) createCode(ctx context.Context, shop app.Shop, r app.Redemptio
 		return strconv.FormatInt(id, 10), err
 	}
 	return "", fmt.Errorf("%w: platform %s cannot issue codes", errPermanent, shop.Platform)
+}
+
+// shopifyAccessError classifies a failed renewal: Shopify refusing the
+// refresh token (spent, expired, the app uninstalled) is access lost for
+// good; anything else may pass.
+func shopifyAccessError(err error) error {
+	if shopify.IsPermanent(err) {
+		return fmt.Errorf("%w: %w", errPermanent, err)
+	}
+	return err
 }
 
 // IssuePending queues the codes of redemptions left pending for more than
@@ -201,12 +229,44 @@ func (h *Handler) IssuePending(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	for i, r := range pending {
-		_, err := h.queue.EnqueueContext(ctx, NewIssueCodeTask(shops[i], r.ID))
-		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		task := NewIssueCodeTask(shops[i], r.ID)
+		_, err := h.queue.EnqueueContext(ctx, task)
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			err = h.requeueArchived(ctx, task, r.ID)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// requeueArchived queues a redemption's task again when the one holding its
+// id gave up: a last try whose FailRedemption failed (the database was
+// down) leaves the redemption pending and the task archived, and the
+// archived task's id would refuse every later sweep, so the points would
+// stay spent on a code that never comes. A task still waiting or retrying
+// is left alone.
+func (h *Handler) requeueArchived(ctx context.Context, task *asynq.Task, redemptionID int64) error {
+	if h.inspector == nil {
+		return nil
+	}
+	id := issueCodeTaskID(redemptionID)
+	info, err := h.inspector.GetTaskInfo(QueueCritical, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) {
+		return nil // finished meanwhile: the next sweep queues it if need be
+	}
+	if err != nil || info.State != asynq.TaskStateArchived {
+		return err
+	}
+	if err := h.inspector.DeleteTask(QueueCritical, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		return err
+	}
+	_, err = h.queue.EnqueueContext(ctx, task)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil // another sweep queued it first
+	}
+	return err
 }
 
 // WithQueue lets handlers queue follow-up tasks.
@@ -258,6 +318,9 @@ func (h *Handler) disableCode(ctx context.Context, shop app.Shop, r app.Redempti
 	case app.Shopify:
 		if h.shopifyClients == nil {
 			return nil
+		}
+		if creds, err = h.shopifyAccess(ctx, shop, creds, false); err != nil {
+			return err
 		}
 		return h.shopifyClients(shop.Domain, creds.AccessToken).DeactivateDiscount(ctx, r.PlatformRef)
 	case app.WooCommerce:

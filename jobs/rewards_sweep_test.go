@@ -49,3 +49,44 @@ func TestPendingRedemptionsAreQueuedBySweep(t *testing.T) {
 		t.Fatalf("%d issue-code tasks for the redemption, want exactly 1", got)
 	}
 }
+
+// TestARedemptionWhoseTaskGaveUpIsQueuedAgain: a last try whose
+// FailRedemption failed leaves the redemption pending and its task archived
+// under the redemption's task id; the sweep must not be refused by it.
+func TestARedemptionWhoseTaskGaveUpIsQueuedAgain(t *testing.T) {
+	env := testenv.New(t, nil)
+	ctx := context.Background()
+	env.Service.AccrueOrder(ctx, env.Shop, app.OrderPaid{OrderID: "1", Customer: &app.CustomerRef{PlatformID: "c1"}, Subtotal: app.MustAmount("900")})
+	reward, _ := env.Service.AddReward(ctx, env.Shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.00"), Active: true})
+	r, err := env.Service.Redeem(ctx, env.Shop, app.RedeemRequest{CustomerID: "c1", RewardID: reward.ID, IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := asynq.NewClientFromRedisClient(env.Redis)
+	inspect := asynq.NewInspectorFromRedisClient(env.Redis)
+	if _, err := queue.EnqueueContext(ctx, NewIssueCodeTask(env.Shop, r.ID)); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("issue-code:%d", r.ID)
+	if err := inspect.ArchiveTask(QueueCritical, id); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(env.Service, env.Store, env.Log, nil).WithQueue(queue).WithInspector(inspect)
+	h.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if err := h.IssuePending(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	info, err := inspect.GetTaskInfo(QueueCritical, id)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("task = %+v, %v; want it pending again", info, err)
+	}
+	t.Run("a task still waiting is left alone", func(t *testing.T) {
+		if err := h.IssuePending(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		tasks, _ := inspect.ListPendingTasks(QueueCritical)
+		if len(tasks) != 1 {
+			t.Fatalf("%d pending tasks, want 1", len(tasks))
+		}
+	})
+}

@@ -164,4 +164,31 @@ func TestIssueWooCommerceCoupons(t *testing.T) {
 		len(c.EmailRestrictions) != 1 || c.EmailRestrictions[0] != "jan.kowalski@example.pl" || strconv.FormatInt(c.ID, 10) != red.PlatformRef {
 		t.Fatalf("coupon = %s", raw)
 	}
+
+	t.Run("a code another coupon holds fails and gives the points back, saying why", func(t *testing.T) {
+		before, _ := env.Service.Balance(ctx, shop, "25")
+		pending, err := env.Service.Redeem(ctx, shop, app.RedeemRequest{CustomerID: "25", RewardID: r.fix.ID, IdempotencyKey: "taken"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The merchant made a coupon of their own under the same code.
+		wc := woocommerce.NewClient(fake.URL, key.ConsumerKey, key.ConsumerSecret, woocommerce.ClientOptions{HTTP: fake.Client()})
+		if _, err := wc.CreateCoupon(ctx, woocommerce.Coupon{Code: pending.Code, Kind: woocommerce.CouponFixedCart, Amount: app.MustAmount("50.00"),
+			Email: "staff@example.pl", Description: "staff discount"}); err != nil {
+			t.Fatal(err)
+		}
+		task := jobs.NewIssueCodeTask(shop, pending.ID)
+		if err := h.IssueCode(ctx, asynq.NewTask(task.Type(), task.Payload())); err != nil {
+			t.Fatal(err)
+		}
+		failed, _ := env.Service.Redemption(ctx, shop, pending.ID)
+		after, _ := env.Service.Balance(ctx, shop, "25")
+		if failed.Status != app.RedemptionFailed || failed.PlatformRef != "" || !strings.Contains(failed.Detail, "already") || after.Balance != before.Balance {
+			t.Fatalf("redemption %+v; balance %d → %d; want failed with the points back", failed, before.Balance, after.Balance)
+		}
+		if n := len(fake.Coupons()); n != 2 {
+			t.Fatalf("%d coupons, want the first and the merchant's", n)
+		}
+		env.Reconciles(t)
+	})
 }

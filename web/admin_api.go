@@ -2,11 +2,13 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"loyalty/app"
+	"loyalty/platforms/woocommerce"
 )
 
 // The admin API: JSON over bearer tokens (requireAPIToken) and, for the
@@ -535,6 +538,10 @@ type apiProgram struct {
 	Messages            apiMessages      `json:"messages"`
 	Widget              apiWidgetLook    `json:"widget"`
 	AdjustLimits        map[string]int64 `json:"adjust_limits"`
+	// EarnStatuses are a WooCommerce store's order statuses that earn;
+	// absent for other platforms. They live with the store's connection,
+	// not the program, and are saved apart (apiPutProgram).
+	EarnStatuses []string `json:"earn_statuses,omitempty"`
 }
 
 func apiProgramOut(p app.Program) apiProgram {
@@ -590,7 +597,27 @@ func (s *Server) apiGetProgram(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiProgramOut(p))
+	out := apiProgramOut(p)
+	if out.EarnStatuses, err = s.apiEarnStatuses(c.Request().Context(), shop); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiEarnStatuses are the order statuses a WooCommerce store earns at (its
+// platform's default when it never chose); nil for other platforms.
+func (s *Server) apiEarnStatuses(ctx context.Context, shop app.Shop) ([]string, error) {
+	if shop.Platform != app.WooCommerce {
+		return nil, nil
+	}
+	conn, err := s.deps.Service.Connection(ctx, shop)
+	if err != nil {
+		return nil, err
+	}
+	if len(conn.EarnStatuses) == 0 {
+		return slices.Clone(woocommerce.DefaultEarnStatuses), nil
+	}
+	return conn.EarnStatuses, nil
 }
 
 // apiPutProgram changes the program. The body is laid over the current
@@ -604,8 +631,14 @@ func (s *Server) apiPutProgram(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	statuses, err := s.apiEarnStatuses(ctx, shop)
+	if err != nil {
+		return err
+	}
 	before := apiProgramOut(cur)
+	before.EarnStatuses = statuses
 	in := apiProgramOut(cur)
+	in.EarnStatuses = slices.Clone(statuses)
 	if err := apiBind(c, &in, `{"earn_rate": "2", "signup_bonus": 50}`); err != nil {
 		return err
 	}
@@ -613,14 +646,32 @@ func (s *Server) apiPutProgram(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	change := apiProgramChange(before, apiProgramOut(p))
-	if change == "" {
-		return c.JSON(http.StatusOK, before) // nothing to save or audit
+	// Earning statuses are checked before anything is saved, so a body
+	// with a bad status changes nothing.
+	newStatuses := statuses
+	if !slices.Equal(in.EarnStatuses, statuses) {
+		if shop.Platform != app.WooCommerce {
+			return app.Errorf(app.EInvalid, "earn_statuses: only WooCommerce stores choose the order statuses that earn; %s orders earn when paid", shop.Platform)
+		}
+		if newStatuses, err = woocommerce.NormalizeEarnStatuses(in.EarnStatuses); err != nil {
+			return app.Errorf(app.EInvalid, "earn_statuses: %s", app.ErrorMessage(err))
+		}
 	}
-	if err := s.deps.Service.SetProgram(ctx, shop, p, app.StaffLabel(m), change); err != nil {
-		return err
+	after := apiProgramOut(p)
+	after.EarnStatuses = statuses
+	change := apiProgramChange(before, after)
+	if change != "" {
+		if err := s.deps.Service.SetProgram(ctx, shop, p, app.StaffLabel(m), change); err != nil {
+			return err
+		}
 	}
-	return c.JSON(http.StatusOK, apiProgramOut(p))
+	if !slices.Equal(newStatuses, statuses) {
+		if err := s.deps.Service.SetEarnStatuses(ctx, shop, newStatuses, app.StaffLabel(m)); err != nil {
+			return err
+		}
+		after.EarnStatuses = newStatuses
+	}
+	return c.JSON(http.StatusOK, after)
 }
 
 // apiProgramChange describes for the audit log what changed between two

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -153,6 +154,10 @@ func TestAdminAPIRolesOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	penny, err := r.svc.AddReward(ctx, shop, app.Reward{Name: "0.01 off", Kind: app.RewardFixed, Points: 1, Amount: app.MustAmount("0.01"), Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c1, err := r.svc.Balance(ctx, shop, "c1")
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +183,9 @@ func TestAdminAPIRolesOnEveryRoute(t *testing.T) {
 		{"GET", "/api/admin/customers/:customer", app.ViewCustomers, 200, func(string) string { return "/api/admin/customers/c1" }, nil},
 		{"POST", "/api/admin/customers/:customer/adjustments", app.AdjustBalance, 201, func(string) string { return "/api/admin/customers/c1/adjustments" },
 			func(string) string { return `{"points": 7, "reason_code": "goodwill"}` }},
+		{"POST", "/api/admin/customers/:customer/redemptions", app.AdjustBalance, 201, func(string) string { return "/api/admin/customers/c1/redemptions" },
+			func(string) string { return fmt.Sprintf(`{"reward_id": %d}`, penny.ID) }},
+		{"GET", "/api/admin/customers/:customer/redemptions", app.ViewCustomers, 200, func(string) string { return "/api/admin/customers/c1/redemptions" }, nil},
 		{"POST", "/api/admin/entries/:id/undo", app.AdjustBalance, 201, func(e string) string { return "/api/admin/entries/" + id(undo[e]) + "/undo" }, nil},
 		{"GET", "/api/admin/approvals", app.ViewCustomers, 200, func(string) string { return "/api/admin/approvals?status=pending" }, nil},
 		{"POST", "/api/admin/approvals/:id/approve", app.ApproveAdjustments, 200, func(e string) string { return "/api/admin/approvals/" + id(approve[e]) + "/approve" }, nil},
@@ -260,8 +268,8 @@ func TestAdminAPIRolesOnEveryRoute(t *testing.T) {
 	t.Run("refused requests changed nothing", func(t *testing.T) {
 		// c1: 100 earned, 3 adjusted three times, owner's and support's
 		// undone, approved by owner and admin (5000 each), +7 by owner and
-		// support.
-		if got, want := r.balance(t, shop, "c1"), int64(100+3*3-3*2+5000*2+7*2); got != want {
+		// support, 1 redeemed by owner and support.
+		if got, want := r.balance(t, shop, "c1"), int64(100+3*3-3*2+5000*2+7*2-1*2); got != want {
 			t.Fatalf("balance %d, want %d", got, want)
 		}
 		p, _ := r.svc.Program(ctx, shop)
@@ -396,6 +404,8 @@ func TestAdminAPICrossShop(t *testing.T) {
 		{"approving shop A's request", "POST", fmt.Sprintf("/api/admin/approvals/%d/approve", req.Request.ID), ""},
 		{"rejecting shop A's request", "POST", fmt.Sprintf("/api/admin/approvals/%d/reject", req.Request.ID), `{"note": "no"}`},
 		{"withdrawing shop A's reward", "PATCH", fmt.Sprintf("/api/admin/rewards/%d", reward.ID), `{"active": false}`},
+		{"redeeming for shop A's customer", "POST", "/api/admin/customers/c1/redemptions", fmt.Sprintf(`{"reward_id": %d}`, reward.ID)},
+		{"reading shop A's customer's redemptions", "GET", "/api/admin/customers/c1/redemptions", ""},
 		{"changing shop A's staff", "PATCH", fmt.Sprintf("/api/admin/staff/%d", support.ID), `{"role": "owner"}`},
 		{"disabling shop A's staff", "DELETE", fmt.Sprintf("/api/admin/staff/%d", support.ID), ""},
 	} {
@@ -436,6 +446,65 @@ func TestAdminAPICrossShop(t *testing.T) {
 
 // TestAdminAPIPagination: following next_cursor from the first page visits
 // every item once, pages hold limit items, and the last page says null.
+// TestAdminAPIRedeem: staff redeem a reward for a shopper through the
+// admin API as the embedded admin does, once per Idempotency-Key.
+func TestAdminAPIRedeem(t *testing.T) {
+	r := newAdminAPIRig(t) // c1 holds 100 points
+	ctx := context.Background()
+	shop := r.env.Shop
+	reward, err := r.svc.AddReward(ctx, shop, app.Reward{Name: "0.40 off", Kind: app.RewardFixed, Points: 40, Amount: app.MustAmount("0.40"), Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"reward_id": %d}`, reward.ID)
+	const owner, support = "owner@acme.test", "support@acme.test"
+	status, _, text := r.call(t, owner, "POST", "/api/admin/customers/c1/redemptions", body, map[string]string{"Idempotency-Key": "k1"})
+	first := decode[redemptionJSON](t, text)
+	if status != http.StatusCreated || first.Status != "pending" || first.Points != 40 || first.Code == "" || !strings.Contains(first.RedeemedBy, owner) {
+		t.Fatalf("%d %s", status, text)
+	}
+	t.Run("a retry with the same key redeems once", func(t *testing.T) {
+		status, _, text := r.call(t, owner, "POST", "/api/admin/customers/c1/redemptions", body, map[string]string{"Idempotency-Key": "k1"})
+		if again := decode[redemptionJSON](t, text); status != http.StatusCreated || again.ID != first.ID {
+			t.Fatalf("%d %s", status, text)
+		}
+		if got := r.balance(t, shop, "c1"); got != 60 {
+			t.Fatalf("balance %d, want 60", got)
+		}
+	})
+	t.Run("a colleague's same key is a redemption of its own", func(t *testing.T) {
+		status, _, text := r.call(t, support, "POST", "/api/admin/customers/c1/redemptions", body, map[string]string{"Idempotency-Key": "k1"})
+		if other := decode[redemptionJSON](t, text); status != http.StatusCreated || other.ID == first.ID {
+			t.Fatalf("%d %s", status, text)
+		}
+	})
+	t.Run("points that do not cover the reward are refused", func(t *testing.T) {
+		status, _, text := r.call(t, owner, "POST", "/api/admin/customers/c1/redemptions", body, map[string]string{"Idempotency-Key": "k2"})
+		if e := decode[errorBody](t, text); status != http.StatusUnprocessableEntity || e.Error.Code != app.EInsufficientPoint {
+			t.Fatalf("%d %s", status, text)
+		}
+	})
+	t.Run("a request without a key is refused", func(t *testing.T) {
+		if status, _, text := r.call(t, owner, "POST", "/api/admin/customers/c1/redemptions", body, nil); status != http.StatusUnprocessableEntity {
+			t.Fatalf("%d %s", status, text)
+		}
+	})
+	t.Run("the customer's redemptions are listed newest first", func(t *testing.T) {
+		status, _, text := r.call(t, support, "GET", "/api/admin/customers/c1/redemptions", "", nil)
+		page := decode[struct {
+			Data []redemptionJSON `json:"data"`
+		}](t, text)
+		if status != http.StatusOK || len(page.Data) != 2 || page.Data[1].ID != first.ID {
+			t.Fatalf("%d %s", status, text)
+		}
+	})
+	t.Run("an unknown customer is 404", func(t *testing.T) {
+		if status, _, text := r.call(t, owner, "GET", "/api/admin/customers/nobody/redemptions", "", nil); status != http.StatusNotFound {
+			t.Fatalf("%d %s", status, text)
+		}
+	})
+}
+
 func TestAdminAPIPagination(t *testing.T) {
 	r := newAdminAPIRig(t)
 	for i := 2; i <= 23; i++ {
@@ -766,6 +835,126 @@ func TestAdminAPIEmbedded(t *testing.T) {
 		}
 		if got := r.balance(t, r.env.Shop, "c1"); got != before+4000 {
 			t.Fatalf("balance %d, want %d", got, before+4000)
+		}
+	})
+}
+
+// TestWooCommerceEarnStatusesSettings: a WooCommerce merchant chooses the
+// order statuses that earn in the console and through the API, as a
+// program change: only with edit_program, checked by the store's adapter,
+// saved, and audited.
+func TestWooCommerceEarnStatusesSettings(t *testing.T) {
+	r := newAdminAPIRig(t)
+	ctx := context.Background()
+	const domain = "sklep.example.pl"
+	woo, _, err := r.svc.ConnectStore(ctx, app.Shop{Platform: app.WooCommerce, Domain: domain, Currency: "PLN"},
+		app.Connection{URL: "https://" + domain, WebhookKey: "wc_0123456789abcdef"}, app.Credentials{WebhookSecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for email, role := range map[string]app.Role{"owner@sklep.test": app.RoleOwner, "support@sklep.test": app.RoleSupport} {
+		m, err := r.svc.AddStaff(ctx, woo, "test", email, "Staff", role, staffPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, err := r.svc.CreateAPIToken(ctx, woo, m, "api test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.tokens[email] = secret
+	}
+	statuses := func(t *testing.T) string {
+		t.Helper()
+		conn, err := r.svc.Connection(ctx, woo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(conn.EarnStatuses, ",")
+	}
+
+	t.Run("console: the program page shows the statuses, and a change is saved and audited", func(t *testing.T) {
+		b, csrf := r.signedInAt(t, domain, "owner@sklep.test")
+		_, page := r.get(t, b, "/console/program", nil)
+		if !hasValue(page, "earn_statuses", "processing, completed") {
+			t.Fatalf("no earning statuses field with the default:\n%s", page)
+		}
+		resp, body := r.post(t, b, "/console/program/earn-statuses", url.Values{"csrf": {csrf}, "earn_statuses": {"wc-Completed, shipped"}}, nil)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if got := statuses(t); got != "completed,shipped" {
+			t.Fatalf("statuses = %q", got)
+		}
+		log, _ := r.svc.AuditTrail(ctx, woo, app.AuditQuery{Action: "change earning statuses", Limit: 5})
+		if len(log.Entries) != 1 || !strings.Contains(log.Entries[0].Actor, "owner@sklep.test") {
+			t.Fatalf("audit = %+v", log.Entries)
+		}
+	})
+	t.Run("console: an unpaid status is refused with the reason, the typed value kept and nothing saved", func(t *testing.T) {
+		b, csrf := r.signedInAt(t, domain, "owner@sklep.test")
+		resp, page := r.post(t, b, "/console/program/earn-statuses", url.Values{"csrf": {csrf}, "earn_statuses": {"completed, cancelled"}}, nil)
+		if resp.StatusCode != http.StatusUnprocessableEntity && resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%d %s", resp.StatusCode, page)
+		}
+		if !strings.Contains(page, "is not paid") || !hasValue(page, "earn_statuses", "completed, cancelled") {
+			t.Fatalf("the page does not say why, or lost what was typed:\n%s", page)
+		}
+		if got := statuses(t); got != "completed,shipped" {
+			t.Fatalf("statuses = %q after a refused change", got)
+		}
+	})
+	t.Run("console: support cannot change them", func(t *testing.T) {
+		b, csrf := r.signedInAt(t, domain, "support@sklep.test")
+		if resp, body := r.post(t, b, "/console/program/earn-statuses", url.Values{"csrf": {csrf}, "earn_statuses": {"processing"}}, nil); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("console: a Shopify shop has no such setting", func(t *testing.T) {
+		b, csrf := r.signedIn(t, "owner@acme.test")
+		if _, page := r.get(t, b, "/console/program", nil); strings.Contains(page, `name="earn_statuses"`) {
+			t.Fatal("the Shopify program page offers earning statuses")
+		}
+		if resp, _ := r.post(t, b, "/console/program/earn-statuses", url.Values{"csrf": {csrf}, "earn_statuses": {"processing"}}, nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("status %d, want 404", resp.StatusCode)
+		}
+	})
+
+	t.Run("API: the program shows earn_statuses, and a PUT changes them", func(t *testing.T) {
+		status, _, body := r.call(t, "owner@sklep.test", "GET", "/api/admin/program", "", nil)
+		if got := decode[apiProgram](t, body).EarnStatuses; status != 200 || strings.Join(got, ",") != "completed,shipped" {
+			t.Fatalf("%d %s", status, body)
+		}
+		status, _, body = r.call(t, "owner@sklep.test", "PUT", "/api/admin/program", `{"earn_statuses": ["processing", "wc-completed"], "signup_bonus": 25}`, nil)
+		if got := decode[apiProgram](t, body); status != 200 || strings.Join(got.EarnStatuses, ",") != "processing,completed" || got.SignupBonus != 25 {
+			t.Fatalf("%d %s", status, body)
+		}
+		if got := statuses(t); got != "processing,completed" {
+			t.Fatalf("statuses = %q", got)
+		}
+	})
+	t.Run("API: a bad status is 422 and nothing in the body is saved", func(t *testing.T) {
+		status, _, body := r.call(t, "owner@sklep.test", "PUT", "/api/admin/program", `{"earn_statuses": ["refunded"], "signup_bonus": 99}`, nil)
+		if e := decode[errorBody](t, body); status != http.StatusUnprocessableEntity || e.Error.Code != app.EInvalid || !strings.Contains(e.Error.Message, "earn_statuses") {
+			t.Fatalf("%d %s", status, body)
+		}
+		p, _ := r.svc.Program(ctx, woo)
+		if got := statuses(t); got != "processing,completed" || p.SignupBonus != 25 {
+			t.Fatalf("statuses %q, signup bonus %d after a refused PUT", got, p.SignupBonus)
+		}
+	})
+	t.Run("API: support may read but not change them", func(t *testing.T) {
+		if status, _, body := r.call(t, "support@sklep.test", "PUT", "/api/admin/program", `{"earn_statuses": ["completed"]}`, nil); status != http.StatusForbidden {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("API: a Shopify shop shows none and refuses them", func(t *testing.T) {
+		_, _, body := r.call(t, "owner@acme.test", "GET", "/api/admin/program", "", nil)
+		if strings.Contains(body, "earn_statuses") {
+			t.Fatalf("%s", body)
+		}
+		status, _, body := r.call(t, "owner@acme.test", "PUT", "/api/admin/program", `{"earn_statuses": ["completed"]}`, nil)
+		if status != http.StatusUnprocessableEntity {
+			t.Fatalf("%d %s", status, body)
 		}
 	})
 }

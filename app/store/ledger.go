@@ -59,6 +59,10 @@ type orderRow struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	Inserted       bool // only from LockOrder
+	RewardPart     int64
+	// PlatformUpdatedAt and Reinstated: see app.Order.
+	PlatformUpdatedAt *time.Time
+	Reinstated        int
 }
 
 func (r orderRow) toApp() app.Order {
@@ -66,7 +70,8 @@ func (r orderRow) toApp() app.Order {
 		Status: app.OrderStatus(r.Status), Currency: r.Currency, Eligible: app.Amount(r.Eligible),
 		Refunded: app.Amount(r.Refunded), EarnRate: app.Rate(r.EarnRate), TaxesIncluded: r.TaxesIncluded,
 		PointsEarned: r.PointsEarned, PointsReversed: r.PointsReversed, SkipReason: r.SkipReason,
-		PaidAt: r.PaidAt, CancelledAt: r.CancelledAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, New: r.Inserted}
+		PaidAt: r.PaidAt, CancelledAt: r.CancelledAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, New: r.Inserted,
+		RewardPart: app.Amount(r.RewardPart), PlatformUpdatedAt: r.PlatformUpdatedAt, Reinstated: r.Reinstated}
 	if r.CustomerID != nil {
 		o.CustomerID = *r.CustomerID
 	}
@@ -74,7 +79,8 @@ func (r orderRow) toApp() app.Order {
 }
 
 const orderColumns = `id, shop_id, platform_id, customer_id, name, status, currency, eligible, refunded, earn_rate,
-	taxes_included, points_earned, points_reversed, skip_reason, paid_at, cancelled_at, created_at, updated_at`
+	taxes_included, points_earned, points_reversed, skip_reason, paid_at, cancelled_at, created_at, updated_at, reward_part,
+	platform_updated_at, reinstated`
 
 type entryRow struct {
 	ID             int64
@@ -289,12 +295,28 @@ func (t *ledgerTx) SaveOrder(ctx context.Context, o app.Order) error {
 	// earned nothing; one that earned already moved it through Post.
 	return translate(t.db.WithContext(ctx).Exec(`WITH saved AS (UPDATE orders SET customer_id = ?, name = ?, status = ?,
 		currency = ?, eligible = ?, refunded = ?, earn_rate = ?, taxes_included = ?, points_earned = ?,
-		points_reversed = ?, skip_reason = ?, paid_at = ?, cancelled_at = ?, updated_at = now() WHERE id = ?
+		points_reversed = ?, skip_reason = ?, paid_at = ?, cancelled_at = ?, reward_part = ?, platform_updated_at = ?,
+		reinstated = ?, updated_at = now() WHERE id = ?
 		RETURNING customer_id, status, paid_at)
 		UPDATE customers c SET last_activity_at = saved.paid_at FROM saved
 		WHERE c.id = saved.customer_id AND saved.status = 'paid' AND saved.paid_at > c.last_activity_at`,
 		customerID, o.Name, string(o.Status), o.Currency, int64(o.Eligible), int64(o.Refunded), int64(o.EarnRate),
-		o.TaxesIncluded, o.PointsEarned, o.PointsReversed, o.SkipReason, o.PaidAt, o.CancelledAt, o.ID).Error)
+		o.TaxesIncluded, o.PointsEarned, o.PointsReversed, o.SkipReason, o.PaidAt, o.CancelledAt, int64(o.RewardPart),
+		o.PlatformUpdatedAt, o.Reinstated, o.ID).Error)
+}
+
+// EntryByKey finds the shop's entry written under an idempotency key.
+func (t *ledgerTx) EntryByKey(ctx context.Context, shopID int64, key string) (app.Entry, error) {
+	var rows []entryRow
+	err := t.db.WithContext(ctx).Raw(`SELECT `+entryColumns+` FROM ledger_entries WHERE shop_id = ? AND idempotency_key = ?`,
+		shopID, key).Scan(&rows).Error
+	if err != nil {
+		return app.Entry{}, translate(err)
+	}
+	if len(rows) == 0 {
+		return app.Entry{}, app.Errorf(app.ENotFound, "no entry %s", key)
+	}
+	return rows[0].toApp(), nil
 }
 
 func (t *ledgerTx) AddRefund(ctx context.Context, orderID int64, r app.OrderRefunded) (bool, error) {

@@ -168,12 +168,40 @@ func (s *Store) MarkRedemption(ctx context.Context, shopID, id int64, from []app
 	for i, f := range from {
 		statuses[i] = string(f)
 	}
-	res := s.db.WithContext(ctx).Exec(`UPDATE redemptions SET status = ?, platform_ref = COALESCE(NULLIF(?, ''), platform_ref),
-		detail = ?, updated_at = now() WHERE shop_id = ? AND id = ? AND status IN ?`, string(to), platformRef, detail, shopID, id, statuses)
-	if res.Error != nil {
-		return false, translate(res.Error)
+	var owners []CustomerKey
+	err := s.db.WithContext(ctx).Raw(`WITH r AS (UPDATE redemptions SET status = ?, platform_ref = COALESCE(NULLIF(?, ''), platform_ref),
+			detail = ?, updated_at = now() WHERE shop_id = ? AND id = ? AND status IN ? RETURNING customer_id)
+		SELECT c.shop_id, c.id AS customer_id, c.platform_id FROM r JOIN customers c ON c.id = r.customer_id`,
+		string(to), platformRef, detail, shopID, id, statuses).Scan(&owners).Error
+	if err != nil {
+		return false, translate(err)
 	}
-	return res.RowsAffected == 1, nil
+	// The widget shows a shopper's codes: they changed.
+	s.notify(ctx, owners)
+	return len(owners) == 1, nil
+}
+
+// touchOwners records the customers whose redemptions the transaction
+// changed: the widget shows a shopper's codes.
+func (t *ledgerTx) touchOwners(ctx context.Context, rows []redemptionRow) error {
+	var ids []int64
+	for _, r := range rows {
+		if _, known := t.wrote[r.CustomerID]; !known {
+			ids = append(ids, r.CustomerID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var owners []CustomerKey
+	if err := t.db.WithContext(ctx).Raw(`SELECT shop_id, id AS customer_id, platform_id FROM customers WHERE id IN ?`,
+		ids).Scan(&owners).Error; err != nil {
+		return translate(err)
+	}
+	for _, o := range owners {
+		t.touch(o.ShopID, o.CustomerID, o.PlatformID)
+	}
+	return nil
 }
 
 // InsertRedemption records a redemption. A code that collides with an
@@ -197,6 +225,9 @@ func (t *ledgerTx) InsertRedemption(ctx context.Context, r app.Redemption) (app.
 	if err != nil {
 		return app.Redemption{}, translate(err)
 	}
+	if err := t.touchOwners(ctx, []redemptionRow{row}); err != nil {
+		return app.Redemption{}, err
+	}
 	return row.toApp(), nil
 }
 
@@ -209,7 +240,7 @@ func (t *ledgerTx) FailRedemption(ctx context.Context, shopID, id int64, detail 
 		return app.Redemption{}, false, translate(err)
 	}
 	if len(rows) == 1 {
-		return rows[0].toApp(), true, nil
+		return rows[0].toApp(), true, t.touchOwners(ctx, rows)
 	}
 	var current []redemptionRow
 	if err := t.db.WithContext(ctx).Raw(`SELECT `+redemptionColumns+` FROM redemptions WHERE shop_id = ? AND id = ?`, shopID, id).Scan(&current).Error; err != nil {
@@ -269,7 +300,9 @@ func (s *Store) CustomerByID(ctx context.Context, shopID, customerID int64) (app
 }
 
 // UseRedemptions marks redemptions used by an order. A code is matched
-// case-insensitively, as WooCommerce lower-cases coupon codes.
+// case-insensitively, as WooCommerce lower-cases coupon codes. An expired
+// code is claimed as well: an order placed while it was valid may be paid
+// after the sweep ended it, and the platform took the code all the same.
 func (t *ledgerTx) UseRedemptions(ctx context.Context, shopID int64, codes []string, orderID string, at time.Time) ([]app.Redemption, error) {
 	if len(codes) == 0 {
 		return nil, nil
@@ -280,10 +313,13 @@ func (t *ledgerTx) UseRedemptions(ctx context.Context, shopID int64, codes []str
 	}
 	var rows []redemptionRow
 	err := t.db.WithContext(ctx).Raw(`UPDATE redemptions SET status = 'used', order_id = ?, used_at = ?, updated_at = now()
-		WHERE shop_id = ? AND lower(code) IN ? AND status IN ('pending', 'issued')
+		WHERE shop_id = ? AND lower(code) IN ? AND status IN ('pending', 'issued', 'expired')
 		RETURNING `+redemptionColumns, orderID, at, shopID, lower).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
+	}
+	if err := t.touchOwners(ctx, rows); err != nil {
+		return nil, err
 	}
 	out := make([]app.Redemption, len(rows))
 	for i, r := range rows {
@@ -305,7 +341,7 @@ func (t *ledgerTx) ExpireRedemption(ctx context.Context, shopID, id int64) (app.
 	if err != nil || len(rows) == 0 {
 		return app.Redemption{}, false, translate(err)
 	}
-	return rows[0].toApp(), true, nil
+	return rows[0].toApp(), true, t.touchOwners(ctx, rows)
 }
 
 // RedemptionsUsedBy lists the redemptions an order used.

@@ -52,6 +52,16 @@ func ParseOrderPaid(body []byte) (app.OrderPaid, error) {
 	for _, dc := range o.DiscountCodes {
 		if code := strings.TrimSpace(dc.Code); code != "" {
 			e.DiscountCodes = append(e.DiscountCodes, code)
+			// amount is what the code took off, in shop currency (the REST
+			// Order's plain money fields are); the rules use it only to let
+			// a reward's part earn, so an unreadable one is left out
+			// rather than failing the order.
+			if a, err := parseAmount(string(dc.Amount)); dc.Amount != "" && err == nil && a >= 0 && a < maxAmount {
+				if e.CodeDiscounts == nil {
+					e.CodeDiscounts = map[string]app.Amount{}
+				}
+				e.CodeDiscounts[strings.ToLower(code)] += a
+			}
 		}
 	}
 	if r.err != nil {
@@ -183,7 +193,8 @@ type orderJSON struct {
 		TaxLines           []taxLineJSON `json:"tax_lines"`
 	} `json:"shipping_lines"`
 	DiscountCodes []struct {
-		Code string `json:"code"`
+		Code   string `json:"code"`
+		Amount text   `json:"amount"`
 	} `json:"discount_codes"`
 
 	ProcessedAt string `json:"processed_at"`

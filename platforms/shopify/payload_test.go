@@ -47,6 +47,33 @@ func TestParseOrderPaidReadsShopifysSample(t *testing.T) {
 	assertEvent(t, got, want)
 }
 
+// TestParseOrderPaidReadsWhatEachCodeTookOff uses Shopify's sample order
+// with codes applied: discount_codes[].amount is the calculated amount off
+// in shop currency, whatever the code's type (a percentage, free shipping).
+func TestParseOrderPaidReadsWhatEachCodeTookOff(t *testing.T) {
+	dec := json.NewDecoder(strings.NewReader(string(fixture(t, "orders_paid.json"))))
+	dec.UseNumber() // the sample's ids exceed 2^53
+	var order map[string]any
+	if err := dec.Decode(&order); err != nil {
+		t.Fatal(err)
+	}
+	order["discount_codes"] = []map[string]any{
+		{"code": "LOY-ABCD-EFGH-JKMN", "amount": "41.50", "type": "percentage"},
+		{"code": "FREESHIP", "amount": "10.00", "type": "shipping"},
+		{"code": "NOAMOUNT", "type": "fixed_amount"},
+		{"code": "BROKEN", "amount": "ten", "type": "fixed_amount"},
+	}
+	body, _ := json.Marshal(order)
+	got, err := ParseOrderPaid(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]app.Amount{"loy-abcd-efgh-jkmn": app.MustAmount("41.50"), "freeship": app.MustAmount("10.00")}
+	if !reflect.DeepEqual(got.CodeDiscounts, want) || len(got.DiscountCodes) != 4 || got.OrderID != "820982911946154508" {
+		t.Fatalf("codes %v, discounts %v; want all four codes and the amounts of the two that report one, %v", got.DiscountCodes, got.CodeDiscounts, want)
+	}
+}
+
 func TestParseRefundReadsShopifysSample(t *testing.T) {
 	body := fixture(t, "refunds_create.json")
 	got, err := ParseRefund(body)
@@ -185,7 +212,8 @@ func TestParseOrderPaid(t *testing.T) {
 			name: "discount codes are listed in order, blanks dropped",
 			body: `{"id": 5007, "current_subtotal_price": "1.00",
 				"discount_codes": [{"code": "WELCOME10", "amount": "10.00", "type": "percentage"}, {"code": ""}, {"code": "LOYALTY-5"}]}`,
-			want: app.OrderPaid{OrderID: "5007", Subtotal: app.MustAmount("1.00"), DiscountCodes: []string{"WELCOME10", "LOYALTY-5"}},
+			want: app.OrderPaid{OrderID: "5007", Subtotal: app.MustAmount("1.00"), DiscountCodes: []string{"WELCOME10", "LOYALTY-5"},
+				CodeDiscounts: map[string]app.Amount{"welcome10": app.MustAmount("10.00")}},
 		},
 		{
 			name: "guest checkout without a customer has a nil customer",

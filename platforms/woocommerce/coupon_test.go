@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -549,4 +550,25 @@ func TestParseOrderReadsTheCouponCodes(t *testing.T) {
 			t.Errorf("CouponCodes = %q", o.CouponCodes)
 		}
 	})
+}
+
+// TestParseOrderReadsWhatEachCouponTookOff uses the documentation's order
+// with coupon lines as WooCommerce writes them: discount is the amount off
+// without its tax (discount_tax), in the order's currency.
+func TestParseOrderReadsWhatEachCouponTookOff(t *testing.T) {
+	lines := `"coupon_lines": [
+		{"id": 320, "code": "LOY-ABCD-EFGH-JKMN", "discount": "4.07", "discount_tax": "0.93", "meta_data": []},
+		{"id": 321, "code": "freeship", "discount": "0.00", "discount_tax": "0.00", "meta_data": []},
+		{"id": 322, "code": "broken", "discount": "ten", "meta_data": []},
+		{"id": 323, "code": "nodiscount", "meta_data": []}
+	],`
+	body := strings.Replace(string(fixture(t, "order_v3_retrieve_example.json")), `"coupon_lines": [],`, lines, 1)
+	if !strings.Contains(body, "LOY-ABCD") {
+		t.Fatal("the fixture has no empty coupon_lines to replace")
+	}
+	ev := mustParseOrder(t, []byte(body)).Events(nil)
+	want := map[string]app.Amount{"loy-abcd-efgh-jkmn": app.MustAmount("4.07"), "freeship": 0}
+	if ev.Paid == nil || !maps.Equal(ev.Paid.CodeDiscounts, want) || len(ev.Paid.DiscountCodes) != 4 {
+		t.Fatalf("paid event = %+v; want the four codes and the discounts %v", ev.Paid, want)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -61,7 +62,10 @@ func (s *Shopify) graphQL(w http.ResponseWriter, r *http.Request) {
 		Query     string         `json:"query"`
 		Variables map[string]any `json:"variables"`
 	}
-	if json.NewDecoder(r.Body).Decode(&body) != nil || strings.TrimSpace(body.Query) == "" {
+	// Shopify reads a JSON body only when the request says it is JSON
+	// (application/graphql carries a bare query, which the app never sends).
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") ||
+		json.NewDecoder(r.Body).Decode(&body) != nil || strings.TrimSpace(body.Query) == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": map[string]any{"query": "Required parameter missing or invalid"}})
 		return
 	}
@@ -93,6 +97,22 @@ func (s *Shopify) graphQL(w http.ResponseWriter, r *http.Request) {
 			"errors": []any{map[string]any{
 				"message":    "Throttled",
 				"extensions": map[string]any{"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+			}},
+			"extensions": s.cost(st, requested, nil),
+		})
+		return
+	}
+
+	if need, ok := fieldScopes[field]; ok && !hasScope(token.scope, need) {
+		// An access check refuses the field with HTTP 200, like every
+		// GraphQL error, and leaves its data null.
+		writeJSON(w, http.StatusOK, map[string]any{
+			"data": map[string]any{field: nil},
+			"errors": []any{map[string]any{
+				"message": fmt.Sprintf("Access denied for %s field. Required access: `%s` access scope.", field, need[0]),
+				"path":    []any{field},
+				"extensions": map[string]any{"code": "ACCESS_DENIED", "documentation": "https://shopify.dev/api/usage/access-scopes",
+					"requiredAccess": fmt.Sprintf("`%s` access scope.", need[0])},
 			}},
 			"extensions": s.cost(st, requested, nil),
 		})
@@ -357,4 +377,24 @@ func (s *Shopify) shopJSON(shop string) map[string]any {
 		"myshopifyDomain": shop,
 		"ianaTimezone":    "America/New_York",
 	}
+}
+
+// fieldScopes are the access scopes that grant a root field: any one of
+// them will do (a write scope implies its read scope).
+var fieldScopes = map[string][]string{
+	"discountCodeBasicCreate":        {"write_discounts"},
+	"discountCodeFreeShippingCreate": {"write_discounts"},
+	"discountCodeDeactivate":         {"write_discounts"},
+	"codeDiscountNodeByCode":         {"read_discounts", "write_discounts"},
+}
+
+// hasScope reports whether a grant's comma-separated scopes include one of
+// need.
+func hasScope(granted string, need []string) bool {
+	for _, g := range strings.Split(granted, ",") {
+		if slices.Contains(need, strings.TrimSpace(g)) {
+			return true
+		}
+	}
+	return false
 }
