@@ -321,7 +321,7 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		}
 		srv := web.New(web.Deps{Service: d.svc, Intake: intake, Shopify: shopifyAuth(d.cfg, rdb), WooCommerce: woo, Widget: widget, Demo: demo, Queues: queues, Codes: queueCode, Registry: reg,
 			Postgres: d.store, Redis: redisPinger{rdb}, MaxWebhookBody: d.cfg.HTTP.MaxWebhookBody, Log: log,
-			Unsubscribe: &web.Unsubscribe{Key: d.cfg.Mail.UnsubscribeKey},
+			Unsubscribe: &web.Unsubscribe{Key: d.cfg.Mail.UnsubscribeKey, Previous: d.cfg.Mail.PreviousUnsubscribeKeys},
 			Console: &web.Console{Secure: strings.HasPrefix(d.cfg.HTTP.AppURL, "https://"),
 				SignIns: &web.RateLimiter{Redis: rdb, PerClient: 20, Window: 15 * time.Minute}}})
 		goRun(func() error { return srv.Run(ctx, d.cfg.HTTP.Addr) })
@@ -343,14 +343,16 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		}
 		h := jobs.NewHandler(d.svc, d.store, log, jobs.NewMetrics(reg)).WithShopifyOAuth(shopifyOAuth(d.cfg)).
 			WithWooCommerce(wooClients(d.cfg), func(key string) string { return wooWebhookURL(d.cfg, key) }).
-			WithShopifyClients(withDemoShop(shopifyClients(), fake)).WithQueue(asynq.NewClientFromRedisClient(rdb))
-		notices := jobs.NewNoticeQueue(asynq.NewClientFromRedisClient(rdb), log)
+			WithShopifyClients(withDemoShop(shopifyClients(), fake)).WithQueue(asynq.NewClientFromRedisClient(rdb)).
+			WithInspector(asynq.NewInspectorFromRedisClient(rdb))
+		mailRate := &jobs.ShopRateLimit{Redis: rdb, PerMinute: d.cfg.Mail.PerShopPerMinute}
+		notices := jobs.NewNoticeQueue(asynq.NewClientFromRedisClient(rdb), log).WithRateLimit(mailRate)
 		d.svc.WithNoticeQueue(notices)
 		mailer, err := newMailer(d.cfg, log)
 		if err != nil {
 			return err
 		}
-		h.WithMail(mailer, &jobs.ShopRateLimit{Redis: rdb, PerMinute: d.cfg.Mail.PerShopPerMinute}, notices)
+		h.WithMail(mailer, mailRate, notices)
 		workers, err := jobs.NewServer(rdb, jobs.ServerConfig{Concurrency: d.cfg.Worker.Concurrency}, h, log)
 		if err != nil {
 			return err

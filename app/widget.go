@@ -21,7 +21,13 @@ type CustomerView struct {
 	// soonest first.
 	Releasing []ReleasingPoints
 	History   []Entry
-	Rewards   []RewardOffer
+	// OrderNames are the names shoppers know the history's orders by
+	// (#1001), by the platform's order id.
+	OrderNames map[string]string
+	// Codes are the shopper's latest codes not used yet (pending or
+	// issued), newest first.
+	Codes   []Redemption
+	Rewards []RewardOffer
 }
 
 // ExpiringPoints is how many points expire on a day.
@@ -65,8 +71,19 @@ type CustomerSnapshot struct {
 	// Releasing are the pending lots with points left, soonest release
 	// first.
 	Releasing []LotRelease
-	ReadAt    time.Time
+	// OrderNames names History's orders; an order's name never changes
+	// once it earned.
+	OrderNames map[string]string
+	// Codes are the customer's unused codes among their latest
+	// codesShown redemptions; the store reports every change to a
+	// redemption as a change to its customer.
+	Codes  []Redemption
+	ReadAt time.Time
 }
+
+// codesShown is how many of a shopper's latest redemptions the widget
+// looks through for unused codes.
+const codesShown = 10
 
 // LotExpiry is what a lot still holds and when it expires.
 type LotExpiry struct {
@@ -112,7 +129,30 @@ type viewCaching struct {
 	cache ViewCache
 	mu    sync.Mutex
 	shops map[int64]shopOffer
+	// active are the active shops widget requests named lately, by
+	// platform and domain: the one read every widget request would make
+	// otherwise.
+	active map[shopName]activeShop
 }
+
+type shopName struct {
+	platform Platform
+	domain   string
+}
+
+type activeShop struct {
+	shop   Shop
+	readAt time.Time
+	// token is the shop's view token when the shop was last read; a
+	// view whose Load sees another one reads the shop again, so an
+	// uninstall reaches every process's widget at once.
+	token ViewToken
+}
+
+// activeShopLife is how long a widget request may take a shop for active
+// without asking the store, when the view cache cannot say whether it
+// changed. Only active shops are kept, so an install reaches it at once.
+const activeShopLife = 10 * time.Second
 
 // shopOffer is a shop's program and rewards as read under token.
 type shopOffer struct {
@@ -131,10 +171,69 @@ const shopOfferLife = 10 * time.Minute
 func (s *Service) WithViewCache(c ViewCache) *Service {
 	s.views = nil
 	if c != nil {
-		s.views = &viewCaching{cache: c, shops: map[int64]shopOffer{}}
+		s.views = &viewCaching{cache: c, shops: map[int64]shopOffer{}, active: map[shopName]activeShop{}}
 	}
 	return s
 }
+
+// WidgetShop returns the shop a storefront widget request names. With a
+// view cache, an active shop is remembered for activeShopLife, so the
+// widget's reads cost no database query for it.
+func (s *Service) WidgetShop(ctx context.Context, platform Platform, domain string) (Shop, error) {
+	if s.views == nil {
+		return s.Shop(ctx, platform, domain)
+	}
+	key, now := shopName{platform, domain}, s.now()
+	s.views.mu.Lock()
+	a, ok := s.views.active[key]
+	s.views.mu.Unlock()
+	if ok && !now.Before(a.readAt) && now.Sub(a.readAt) < activeShopLife {
+		return a.shop, nil
+	}
+	shop, err := s.Shop(ctx, platform, domain)
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	if err == nil && shop.Active() {
+		if len(s.views.active) >= maxActiveShops {
+			clear(s.views.active)
+		}
+		s.views.active[key] = activeShop{shop: shop, readAt: now, token: a.token}
+	} else {
+		delete(s.views.active, key)
+	}
+	return shop, err
+}
+
+// confirmShop checks a shop a widget view began with against its view
+// token: one read under the same token is still the shop's state;
+// otherwise it is read again, and a shop no longer active is refused.
+func (s *Service) confirmShop(ctx context.Context, shop Shop, token ViewToken, now time.Time) (Shop, error) {
+	key := shopName{shop.Platform, shop.Domain}
+	s.views.mu.Lock()
+	a, ok := s.views.active[key]
+	s.views.mu.Unlock()
+	if ok && token != "" && a.token == token && a.shop.ID == shop.ID {
+		return a.shop, nil
+	}
+	fresh, err := s.Shop(ctx, shop.Platform, shop.Domain)
+	if ErrorCode(err) == ENotFound || (err == nil && !fresh.Active()) {
+		s.views.mu.Lock()
+		delete(s.views.active, key)
+		s.views.mu.Unlock()
+		return Shop{}, Errorf(EForbidden, "the loyalty program is not available in this shop right now")
+	}
+	if err != nil {
+		return Shop{}, err
+	}
+	s.views.mu.Lock()
+	s.views.active[key] = activeShop{shop: fresh, readAt: now, token: token}
+	s.views.mu.Unlock()
+	return fresh, nil
+}
+
+// maxActiveShops bounds the memory WidgetShop keeps; a process serving
+// more shops than this reads some of them again.
+const maxActiveShops = 100_000
 
 // CustomerView gathers what the widget shows. customerID is the platform's
 // id of the signed-in shopper, empty for a guest; the caller must have
@@ -151,6 +250,10 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 	)
 	if s.views != nil {
 		cached, tokens, hit = s.views.cache.Load(ctx, shop.ID, customerID)
+		var err error
+		if shop, err = s.confirmShop(ctx, shop, tokens.Shop, now); err != nil {
+			return CustomerView{}, err
+		}
 	}
 	prog, rewards, err := s.shopOffer(ctx, shop.ID, tokens.Shop, now)
 	if err != nil {
@@ -170,6 +273,8 @@ func (s *Service) CustomerView(ctx context.Context, shop Shop, customerID string
 		c := snap.Customer
 		v.Customer = &c
 		v.History = snap.History
+		v.OrderNames = snap.OrderNames
+		v.Codes = snap.Codes
 		v.Expiring = byExpiryDay(snap.Expiring, now, now.Add(expiringWindow))
 		v.Releasing = byReleaseDay(snap.Releasing)
 	}
@@ -246,6 +351,26 @@ func (s *Service) readSnapshot(ctx context.Context, shop Shop, platformID string
 	}
 	if snap.Releasing, err = s.pendingReleases(ctx, c); err != nil {
 		return CustomerSnapshot{}, err
+	}
+	latest, err := s.store.Redemptions(ctx, shop.ID, c.ID, codesShown)
+	if err != nil {
+		return CustomerSnapshot{}, err
+	}
+	for _, r := range latest {
+		if r.Status == RedemptionPending || r.Status == RedemptionIssued {
+			snap.Codes = append(snap.Codes, r)
+		}
+	}
+	var orderIDs []string
+	for _, e := range snap.History {
+		if e.Cause.OrderID != "" {
+			orderIDs = append(orderIDs, e.Cause.OrderID)
+		}
+	}
+	if len(orderIDs) > 0 {
+		if snap.OrderNames, err = s.store.OrderNames(ctx, shop.ID, orderIDs); err != nil {
+			return CustomerSnapshot{}, err
+		}
 	}
 	return snap, nil
 }

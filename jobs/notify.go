@@ -32,6 +32,9 @@ const (
 type Notify struct {
 	ShopID         int64 `json:"shop_id"`
 	NotificationID int64 `json:"notification_id"`
+	// Slotted says the task was queued for a time the shop's message rate
+	// had room for, with the room taken: its first run sends at once.
+	Slotted bool `json:"slotted,omitempty"`
 }
 
 // notifyRetries spreads temporary mail trouble over about a day with
@@ -42,9 +45,13 @@ const notifyRetries = 12
 // the least urgent work there is: they go on the low queue. The task id is
 // the notification's, so a notification is queued at most once at a time.
 func NewNotifyTask(shop app.Shop, n app.Notification) *asynq.Task {
-	payload, _ := json.Marshal(Notify{ShopID: shop.ID, NotificationID: n.ID})
+	return newNotifyTask(Notify{ShopID: shop.ID, NotificationID: n.ID})
+}
+
+func newNotifyTask(p Notify) *asynq.Task {
+	payload, _ := json.Marshal(p)
 	return asynq.NewTask(TypeNotify, payload, asynq.Queue(QueueLow), asynq.MaxRetry(notifyRetries),
-		asynq.TaskID("notify:"+strconv.FormatInt(n.ID, 10)), asynq.Timeout(time.Minute))
+		asynq.TaskID("notify:"+strconv.FormatInt(p.NotificationID, 10)), asynq.Timeout(time.Minute))
 }
 
 // NewNotifyOutboxTask makes the periodic outbox sweep.
@@ -62,6 +69,7 @@ func NewExpiryWarningsTask() *asynq.Task {
 type NoticeQueue struct {
 	client *asynq.Client
 	log    *slog.Logger
+	limit  *ShopRateLimit
 }
 
 var _ app.NoticeQueue = (*NoticeQueue)(nil)
@@ -71,10 +79,31 @@ func NewNoticeQueue(client *asynq.Client, log *slog.Logger) *NoticeQueue {
 	return &NoticeQueue{client: client, log: log}
 }
 
+// WithRateLimit makes QueueNotice queue each notification for when the
+// shop's message rate has room for it. On a busy day a shop records far
+// more messages than it may send in a minute; a task queued for its slot
+// runs once, where one queued at once would run, be put off, and run again.
+func (q *NoticeQueue) WithRateLimit(l *ShopRateLimit) *NoticeQueue {
+	q.limit = l
+	return q
+}
+
 // QueueNotice queues a notification's task. A failure is logged, not
 // returned as the caller's problem: the outbox sweep queues it later.
 func (q *NoticeQueue) QueueNotice(ctx context.Context, shop app.Shop, n app.Notification) error {
-	_, err := q.client.EnqueueContext(ctx, NewNotifyTask(shop, n))
+	p := Notify{ShopID: shop.ID, NotificationID: n.ID}
+	var opts []asynq.Option
+	if q.limit != nil {
+		// Without an answer from the counter the task takes its slot
+		// when it runs, as one from the outbox sweep does.
+		if wait, err := q.limit.take(ctx, shop.ID); err == nil {
+			p.Slotted = true
+			if wait > 0 {
+				opts = append(opts, asynq.ProcessIn(wait))
+			}
+		}
+	}
+	_, err := q.client.EnqueueContext(ctx, newNotifyTask(p), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		q.log.Warn("notification not queued; the outbox sweep will send it", "shop", shop.Domain, "notification", n.ID, "error", err)
 		return err
@@ -181,6 +210,23 @@ func (h *Handler) Notify(ctx context.Context, t *asynq.Task) error {
 		return errors.New("no mailer configured")
 	}
 	log := h.log.With("task", TypeNotify, "notification", p.NotificationID)
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, known := asynq.GetMaxRetry(ctx)
+	lastTry := known && retried >= maxRetry
+	if !lastTry && !(p.Slotted && retried == 0) {
+		// The budget comes first: on a busy day most tries of a shop's
+		// messages wait for a later minute, and a wait costs no database
+		// read. A task whose message went out already spends a slot, which
+		// only a duplicate task does.
+		wait, err := h.mail.limiter.take(ctx, p.ShopID)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
+			h.metrics.jobs.WithLabelValues(TypeNotify, "rate-limited").Inc()
+			return &snooze{wait: wait, reason: "shop over its message rate"}
+		}
+	}
 	_, n, err := h.svc.Notification(ctx, p.NotificationID)
 	if app.ErrorCode(err) == app.ENotFound {
 		return fmt.Errorf("notification %d: %w", p.NotificationID, asynq.SkipRetry) // erased with its shop or customer
@@ -190,19 +236,6 @@ func (h *Handler) Notify(ctx context.Context, t *asynq.Task) error {
 	}
 	if n.Status != app.NotificationQueued {
 		return nil // sent (or given up) already
-	}
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, known := asynq.GetMaxRetry(ctx)
-	lastTry := known && retried >= maxRetry
-	if !lastTry {
-		wait, err := h.mail.limiter.take(ctx, p.ShopID)
-		if err != nil {
-			return err
-		}
-		if wait > 0 {
-			h.metrics.jobs.WithLabelValues(TypeNotify, "rate-limited").Inc()
-			return &snooze{wait: wait, reason: "shop over its message rate"}
-		}
 	}
 	n, err = h.svc.DeliverNotice(ctx, p.NotificationID, h.mail.mailer, lastTry)
 	outcome := string(n.Status)

@@ -380,3 +380,35 @@ func TestNotificationOutbox(t *testing.T) {
 		t.Fatalf("queue = %+v, %v; want the 2 notifications pending once each", q, err)
 	}
 }
+
+// A queue that knows the shop's message rate queues each message for a
+// minute with room for it: those over the limit wait as scheduled tasks and
+// run once, sending at once when their time comes.
+func TestMessagesAreQueuedForTheirSlot(t *testing.T) {
+	r := newMailRig(t, func(p *app.Program) { p.Messages.Welcome = false }, 2, false)
+	r.queue.WithRateLimit(r.limit)
+	for i := 1; i <= 5; i++ {
+		r.order(t, strconv.Itoa(i), "anna", "en", "10.00")
+	}
+	q, err := r.insp.GetQueueInfo(jobs.QueueLow)
+	if err != nil || q.Pending != 2 || q.Scheduled != 3 {
+		t.Fatalf("queue = %+v, %v; want 2 messages pending and 3 scheduled for a later minute", q, err)
+	}
+	scheduled, err := r.insp.ListScheduledTasks(jobs.QueueLow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range scheduled {
+		if info.NextProcessAt.Before(time.Now().Add(time.Second)) {
+			t.Errorf("task %s is due at %s, want a later minute", info.ID, info.NextProcessAt)
+		}
+		// Its time come, it sends without asking the rate again, even
+		// though this minute's room is spent.
+		if err := r.h.Notify(context.Background(), asynq.NewTask(info.Type, info.Payload)); err != nil {
+			t.Fatalf("slotted message: %v", err)
+		}
+	}
+	if n := len(r.smtp.Wait(3)); n != 3 {
+		t.Fatalf("%d messages sent by the scheduled tasks, want 3", n)
+	}
+}

@@ -77,7 +77,13 @@ func (s *Server) shopifyShopper(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := w.Limiter.allow(c, "shopify:"+req.Shop); err != nil {
 			return err
 		}
-		shop, err := s.deps.Service.Shop(c.Request().Context(), app.Shopify, req.Shop)
+		// Reads may take a shop remembered as active a few seconds ago;
+		// spending asks the store.
+		lookup := s.deps.Service.Shop
+		if c.Request().Method == http.MethodGet {
+			lookup = s.deps.Service.WidgetShop
+		}
+		shop, err := lookup(c.Request().Context(), app.Shopify, req.Shop)
 		if app.ErrorCode(err) == app.ENotFound {
 			return app.Errorf(app.EForbidden, "the loyalty program is not available in this shop right now")
 		}
@@ -310,9 +316,6 @@ type widgetProgram struct {
 	ExpiryDays    int    `json:"expiry_days"`
 }
 
-// widgetCodesShown is how many of a shopper's unused codes the widget lists.
-const widgetCodesShown = 10
-
 // widgetCustomerDocument renders the widget's one document for the shopper.
 func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	who := currentShopper(c)
@@ -334,16 +337,8 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 			doc.Customer.Birthday = v.Customer.Birthday.String()
 		}
 		doc.Balance, doc.Pending = v.Customer.Balance, v.Customer.Pending
-		if v.Customer.ID != 0 {
-			codes, err := s.deps.Service.CustomerRedemptions(ctx, shop, v.Customer.ID, widgetCodesShown)
-			if err != nil {
-				return err
-			}
-			for _, r := range codes {
-				if r.Status == app.RedemptionPending || r.Status == app.RedemptionIssued {
-					doc.Codes = append(doc.Codes, widgetCodeOf(r))
-				}
-			}
+		for _, r := range v.Codes {
+			doc.Codes = append(doc.Codes, widgetCodeOf(r))
 		}
 	}
 	for _, e := range v.Expiring {
@@ -352,20 +347,11 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	for _, r := range v.Releasing {
 		doc.Releasing = append(doc.Releasing, widgetExpiry{Points: r.Points, Date: r.On.Format("2006-01-02")})
 	}
-	// Shoppers know their orders by name (#1001), not by the platform's id.
-	var orderIDs []string
 	for _, e := range v.History {
-		if e.Cause.OrderID != "" {
-			orderIDs = append(orderIDs, e.Cause.OrderID)
-		}
-	}
-	names, err := s.deps.Service.OrderNames(ctx, shop, orderIDs)
-	if err != nil {
-		return err
-	}
-	for _, e := range v.History {
+		// Shoppers know their orders by name (#1001), not by the
+		// platform's id.
 		order := e.Cause.OrderID
-		if name, ok := names[order]; ok {
+		if name, ok := v.OrderNames[order]; ok {
 			order = name
 		}
 		// The reason a staff member typed is theirs to read in the console;

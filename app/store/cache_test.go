@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +101,34 @@ func (r *cacheRig) truth(t testing.TB, customer string) (int64, int64, app.Entry
 	return c.Balance, c.Pending, entries[0]
 }
 
+// unusedCodes are the customer's codes not used yet, as PostgreSQL has them.
+func (r *cacheRig) unusedCodes(t testing.TB, customer string) []app.Redemption {
+	t.Helper()
+	c, err := r.store.CustomerByPlatformID(r.ctx, r.shop.ID, customer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := r.store.Redemptions(r.ctx, r.shop.ID, c.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unused []app.Redemption
+	for _, red := range all {
+		if red.Status == app.RedemptionPending || red.Status == app.RedemptionIssued {
+			unused = append(unused, red)
+		}
+	}
+	return unused
+}
+
+func codeStates(rs []app.Redemption) string {
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "%s:%s ", r.Code, r.Status)
+	}
+	return b.String()
+}
+
 func TestCachedViewShowsEveryChangeAtOnce(t *testing.T) {
 	r := newCacheRig(t)
 	reward, err := r.svc.AddReward(r.ctx, r.shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 100,
@@ -142,6 +171,23 @@ func TestCachedViewShowsEveryChangeAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a code made on the platform", func(t *testing.T) {
+			red := r.redeem(t, shopper, reward, "k4")
+			r.view(t, shopper) // cached while the code is pending
+			if err := r.svc.IssueRedemption(r.ctx, r.shop, red.ID, "gid://shopify/DiscountCodeNode/4"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"an order that used the code", func(t *testing.T) {
+			codes := r.unusedCodes(t, shopper)
+			if len(codes) == 0 {
+				t.Fatal("no code to use")
+			}
+			if _, err := r.svc.AccrueOrder(r.ctx, r.shop, app.OrderPaid{OrderID: "1002", Customer: &app.CustomerRef{PlatformID: "7003"},
+				Subtotal: app.MustAmount("30.00"), DiscountCodes: []string{codes[0].Code}}); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"a code that expired unused gives the points back, from another process", func(t *testing.T) {
 			red := r.redeem(t, shopper, reward, "k3")
 			if err := r.svc.IssueRedemption(r.ctx, r.shop, red.ID, "gid://shopify/DiscountCodeNode/1"); err != nil {
@@ -165,6 +211,9 @@ func TestCachedViewShowsEveryChangeAtOnce(t *testing.T) {
 			if v.Customer.Balance != balance || v.Customer.Pending != pending || v.History[0].ID != latest.ID {
 				t.Fatalf("cached view shows balance %d, pending %d, latest entry %d; the ledger has %d, %d, %d",
 					v.Customer.Balance, v.Customer.Pending, v.History[0].ID, balance, pending, latest.ID)
+			}
+			if got, want := codeStates(v.Codes), codeStates(r.unusedCodes(t, shopper)); got != want {
+				t.Fatalf("cached view shows the codes %s; the store has %s", got, want)
 			}
 		})
 	}

@@ -48,9 +48,10 @@ type CustomerKey struct {
 }
 
 // OnLedgerChange registers f to hear, once a transaction that wrote
-// customers' ledger entries, lots, balances or details has ended, which
-// customers those were: every such write goes through the transaction's
-// Post, LockCustomer or LockCustomerByID, or a privacy redaction, which
+// customers' ledger entries, lots, balances, details or redemptions (the
+// widget shows their codes) has ended, which customers those were: every
+// such write goes through the transaction's Post, LockCustomer or
+// LockCustomerByID, a change to a redemption, or a privacy redaction, which
 // record the customer, so no change can slip past a cache that listens
 // here. f runs on the writer's goroutine after the commit (also after a
 // failed one, whose outcome may be unknown: a needless invalidation costs
@@ -60,9 +61,10 @@ func (s *Store) OnLedgerChange(f func(ctx context.Context, changed []CustomerKey
 	s.observers = append(s.observers, f)
 }
 
-// OnProgramChange registers f to hear of every change to a shop's program
-// or rewards (SaveProgram, AddReward, SetRewardActive; a new shop has
-// nothing cached to change), after it is made, even when it failed. Like
+// OnProgramChange registers f to hear of every change to a shop's program,
+// rewards (SaveProgram, AddReward, SetRewardActive) or status (install,
+// uninstall; a new shop has nothing cached to change), after it is made,
+// even when it failed. Like
 // OnLedgerChange, f must be quick and cannot fail the write; register
 // observers before the store is used.
 func (s *Store) OnProgramChange(f func(ctx context.Context, shopID int64)) {

@@ -11,7 +11,7 @@
 // request fails or an order is lost or counted twice, and prints "target
 // missed" lines for speed targets it did not reach.
 //
-//	go run ./cmd/bench [-duration 20s] [-quick] [-out BENCHMARKS.md]
+//	go run ./cmd/bench [-duration 20s] [-quick] [-only accrual,widget] [-out BENCHMARKS.md]
 package main
 
 import (
@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ func run(ctx context.Context) int {
 	quick := flag.Bool("quick", false, "smoke run: 3 s phases, 50k lots, growth to 200k rows")
 	out := flag.String("out", "BENCHMARKS.md", "where to write the report (empty: nowhere)")
 	orders := flag.Int("orders", 0, "orders sent end to end (default 5000; -quick 1000)")
+	only := flag.String("only", "", "run only these scenarios, comma-separated: intake,accrual,widget,expiry,growth")
 	flag.Parse()
 
 	sz := sizes{duration: *duration, warmUp: 2 * time.Second, orders: 5000, widgetShops: 128, widgetPerShop: 50,
@@ -62,7 +64,7 @@ func run(ctx context.Context) int {
 		return 1
 	}
 	m := describeMachine(ctx, s)
-	b := &bench{s: s, sz: sz, svc: service(s.store)}
+	b := &bench{s: s, sz: sz, svc: service(s.store), only: *only}
 	if err := b.all(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		b.failures = append(b.failures, "run stopped: "+err.Error())
@@ -99,10 +101,18 @@ func (b *bench) all(ctx context.Context) error {
 		return err
 	}
 	b.serve = serve
-	for _, scenario := range []func(context.Context) error{b.intake, b.accrual, b.widget, b.expiry, b.growth} {
+	scenarios := []struct {
+		name string
+		run  func(context.Context) error
+	}{{"intake", b.intake}, {"accrual", b.accrual}, {"widget", b.widget}, {"expiry", b.expiry}, {"growth", b.growth}}
+	for _, sc := range scenarios {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if b.only != "" && !slices.Contains(strings.Split(b.only, ","), sc.name) {
+			continue
+		}
+		scenario := sc.run
 		if err := scenario(ctx); err != nil {
 			return err
 		}

@@ -40,6 +40,7 @@ type bench struct {
 	rows     []row
 	notes    []string
 	serve    *proc
+	only     string // scenarios to run (comma-separated); empty: all
 }
 
 // row is one line of the results table.
