@@ -217,7 +217,7 @@ func load(getenv func(string) string) (Config, error) {
 		APIKey:            required("SHOPIFY_API_KEY", "demo-shopify-api-key"),
 		APISecret:         required("SHOPIFY_API_SECRET", devShopifySecret),
 		PreviousAPISecret: env("SHOPIFY_API_SECRET_PREVIOUS", ""),
-		Scopes:            splitList(env("SHOPIFY_SCOPES", "read_customers,read_orders,write_discounts")),
+		Scopes:            splitList(env("SHOPIFY_SCOPES", "read_customers,read_orders,write_discounts,write_app_proxy")),
 	}
 	if len(c.Shopify.Scopes) == 0 {
 		bad("SHOPIFY_SCOPES", "must list at least one scope, such as read_orders")

@@ -41,7 +41,7 @@ import (
 )
 
 // DefaultScope is what IssueCode and IssueToken grant when given no scopes.
-const DefaultScope = "read_customers,read_orders,write_discounts"
+const DefaultScope = "read_customers,read_orders,write_discounts,write_app_proxy"
 
 // Token lifetimes of expiring offline tokens, as Shopify documents them.
 const (
