@@ -121,6 +121,9 @@ type NotificationStore interface {
 	// AddNotification records a notification, or reports false and the
 	// earlier one when the shop already has one with the same key.
 	AddNotification(ctx context.Context, n Notification) (Notification, bool, error)
+	// AddNotifications records several notifications at once, each once
+	// per shop and key, and returns the ones it added.
+	AddNotifications(ctx context.Context, ns []Notification) ([]Notification, error)
 	// Notification returns a notification with its shop.
 	Notification(ctx context.Context, id int64) (Shop, Notification, error)
 	// RecordAttempt appends an attempt and moves the notification to the
@@ -339,52 +342,90 @@ const joinedRecently = 24 * time.Hour
 // order) and points earned for each earn entry. The keys make it safe to
 // call again for the same outcome.
 func (s *Service) NotifyOutcome(ctx context.Context, shop Shop, out Outcome) error {
-	var notices []Notice
-	for _, e := range out.Entries {
-		switch {
-		case e.Kind == KindBonus && strings.HasSuffix(e.IdempotencyKey, ":signup"):
-			notices = append(notices, welcome(e.CustomerID, e.Points))
-		case e.Kind == KindEarn:
-			notices = append(notices, Notice{Kind: MessageEarned, CustomerID: e.CustomerID, Points: e.Points,
-				Key: fmt.Sprintf("earned:%d", e.ID)})
-		}
-	}
-	if len(notices) == 0 {
-		return nil
-	}
+	return s.NotifyOutcomes(ctx, shop, []Outcome{out})
+}
+
+// NotifyOutcomes is NotifyOutcome for the outcomes of several events of a
+// shop, such as a batch of paid orders: their messages are recorded with
+// one statement, then queued.
+func (s *Service) NotifyOutcomes(ctx context.Context, shop Shop, outs []Outcome) error {
 	// One program and one read per customer, however many notices, and
 	// none when applying the event read them: this runs after every paid
 	// order.
 	customers := map[int64]Customer{}
-	var prog Program
-	var err error
-	if out.seen != nil {
-		prog = out.seen.program
-		customers[out.seen.customer.ID] = out.seen.customer
-		if n := notices[0]; n.Kind == MessageEarned && n.CustomerID == out.seen.customer.ID &&
-			s.now().Sub(out.seen.customer.CreatedAt) < joinedRecently {
-			notices = append([]Notice{welcome(n.CustomerID, 0)}, notices...)
-		}
-	} else if prog, err = s.store.Program(ctx, shop.ID); err != nil {
-		return err
-	}
+	var prog *Program
+	var rows []Notification
 	var errs []error
-	for _, n := range notices {
-		c, ok := customers[n.CustomerID]
-		if !ok {
-			if c, err = s.store.CustomerByID(ctx, shop.ID, n.CustomerID); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			customers[n.CustomerID] = c
-			// Points from a first order welcome a shopper who just joined.
-			if n.Kind == MessageEarned && s.now().Sub(c.CreatedAt) < joinedRecently {
-				_, _, err := s.record(ctx, shop, prog, c, welcome(c.ID, 0))
-				errs = append(errs, err)
+	add := func(c Customer, n Notice) {
+		skip := whyNotSend(shop, *prog, c, n.Kind)
+		row := Notification{ShopID: shop.ID, CustomerID: c.ID, Notice: n, Email: c.Email, Locale: c.Locale,
+			Status: NotificationQueued, LastError: skip, CreatedAt: s.now()}
+		if skip != "" {
+			row.Status = NotificationSkipped
+		}
+		rows = append(rows, row)
+	}
+	for _, out := range outs {
+		var notices []Notice
+		for _, e := range out.Entries {
+			switch {
+			case e.Kind == KindBonus && strings.HasSuffix(e.IdempotencyKey, ":signup"):
+				notices = append(notices, welcome(e.CustomerID, e.Points))
+			case e.Kind == KindEarn:
+				notices = append(notices, Notice{Kind: MessageEarned, CustomerID: e.CustomerID, Points: e.Points,
+					Key: fmt.Sprintf("earned:%d", e.ID)})
 			}
 		}
-		_, _, err := s.record(ctx, shop, prog, c, n)
-		errs = append(errs, err)
+		if len(notices) == 0 {
+			continue
+		}
+		if out.seen != nil {
+			if prog == nil {
+				p := out.seen.program
+				prog = &p
+			}
+			if _, known := customers[out.seen.customer.ID]; !known {
+				customers[out.seen.customer.ID] = out.seen.customer
+				if n := notices[0]; n.Kind == MessageEarned && n.CustomerID == out.seen.customer.ID &&
+					s.now().Sub(out.seen.customer.CreatedAt) < joinedRecently {
+					notices = append([]Notice{welcome(n.CustomerID, 0)}, notices...)
+				}
+			}
+		} else if prog == nil {
+			p, err := s.store.Program(ctx, shop.ID)
+			if err != nil {
+				return err
+			}
+			prog = &p
+		}
+		for _, n := range notices {
+			c, ok := customers[n.CustomerID]
+			if !ok {
+				var err error
+				if c, err = s.store.CustomerByID(ctx, shop.ID, n.CustomerID); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				customers[n.CustomerID] = c
+				// Points from a first order welcome a shopper who just joined.
+				if n.Kind == MessageEarned && s.now().Sub(c.CreatedAt) < joinedRecently {
+					add(c, welcome(c.ID, 0))
+				}
+			}
+			add(c, n)
+		}
+	}
+	added, err := s.store.AddNotifications(ctx, rows)
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("record messages: %w", err))...)
+	}
+	if s.notices != nil {
+		for _, row := range added {
+			if row.Status == NotificationQueued {
+				// The row is the outbox: if the queue is down, the sweep sends it.
+				_ = s.notices.QueueNotice(ctx, shop, row)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

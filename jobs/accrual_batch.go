@@ -65,10 +65,6 @@ type accrual struct {
 type accrualResult struct {
 	outcome, detail string
 	err             error
-	// notify, when set, records the messages the credit calls for; the
-	// task's own goroutine runs it, so the batch runner is free for the
-	// next batch.
-	notify func(context.Context)
 }
 
 func newAccrualBatcher(h *Handler) *accrualBatcher {
@@ -94,9 +90,6 @@ func (b *accrualBatcher) do(ctx context.Context, w Webhook) (outcome, detail str
 	b.mu.Unlock()
 	select {
 	case r := <-a.done:
-		if r.notify != nil {
-			r.notify(ctx)
-		}
 		return r.outcome, r.detail, r.err
 	case <-ctx.Done():
 		// The batch may still commit; the retry then finds the order
@@ -197,8 +190,12 @@ func (h *Handler) accrueBatch(ctx context.Context, batch []*accrual) {
 		return
 	}
 	for i, a := range todo {
-		w, out := a.w, outs[i]
-		results[i].notify = func(ctx context.Context) { h.notifyApplied(ctx, w, shop, out) }
 		a.done <- results[i]
+	}
+	// After the tasks are released, as a single delivery's messages come
+	// after its record: a crash here loses messages, never points. One
+	// statement records the whole batch's messages.
+	if err := h.svc.NotifyOutcomes(ctx, shop, outs); err != nil {
+		h.log.Error("messages for paid orders could not be recorded", "shop", shop.Domain, "orders", len(outs), "error", err)
 	}
 }

@@ -390,7 +390,14 @@ func TestMessagesAreQueuedForTheirSlot(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		r.order(t, strconv.Itoa(i), "anna", "en", "10.00")
 	}
-	q, err := r.insp.GetQueueInfo(jobs.QueueLow)
+	// Messages are queued right after the batch that credited the order.
+	var q *asynq.QueueInfo
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if q, err = r.insp.GetQueueInfo(jobs.QueueLow); err == nil && q.Pending+q.Scheduled >= 5 {
+			break
+		}
+	}
 	if err != nil || q.Pending != 2 || q.Scheduled != 3 {
 		t.Fatalf("queue = %+v, %v; want 2 messages pending and 3 scheduled for a later minute", q, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -53,39 +54,15 @@ func (r notificationRow) toApp() app.Notification {
 
 // AddNotification records a notification once per shop and key.
 func (s *Store) AddNotification(ctx context.Context, n app.Notification) (app.Notification, bool, error) {
-	d := noticeData{Points: n.Notice.Points, Code: n.Notice.Code, RewardName: n.Notice.RewardName}
-	if !n.Notice.On.IsZero() {
-		on := n.Notice.On
-		d.On = &on
-	}
-	data, err := json.Marshal(d)
+	added, err := s.AddNotifications(ctx, []app.Notification{n})
 	if err != nil {
-		return app.Notification{}, false, fmt.Errorf("encode notice: %w", err)
+		return app.Notification{}, false, err
 	}
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = time.Now()
+	if len(added) == 1 {
+		return added[0], true, nil
 	}
-	// One statement, so one round trip and one commit after every paid
-	// order: the row, and for a skipped one the attempt support wants to
-	// see (the decision not to send).
-	db := s.db.WithContext(ctx)
 	var rows []notificationRow
-	if err := db.Raw(`WITH n AS (
-			INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns+`
-		), a AS (
-			INSERT INTO notification_attempts (notification_id, at, status, detail)
-			SELECT id, created_at, 'skipped', last_error FROM n WHERE status = 'skipped'
-		)
-		SELECT * FROM n`,
-		n.ShopID, n.CustomerID, string(n.Notice.Kind), n.Notice.Key, string(data), n.Email, n.Locale, string(n.Status),
-		n.LastError, n.CreatedAt).Scan(&rows).Error; err != nil {
-		return app.Notification{}, false, translate(err)
-	}
-	if len(rows) == 1 {
-		return rows[0].toApp(), true, nil
-	}
-	if err := db.Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ? AND key = ?`,
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumns+` FROM notifications WHERE shop_id = ? AND key = ?`,
 		n.ShopID, n.Notice.Key).Scan(&rows).Error; err != nil {
 		return app.Notification{}, false, translate(err)
 	}
@@ -93,6 +70,55 @@ func (s *Store) AddNotification(ctx context.Context, n app.Notification) (app.No
 		return app.Notification{}, false, app.Errorf(app.EInternal, "notification %s neither added nor found", n.Notice.Key)
 	}
 	return rows[0].toApp(), false, nil
+}
+
+// AddNotifications records notifications once per shop and key, all in one
+// statement, so one round trip and one commit for all the messages a batch
+// of paid orders calls for: the rows, and for skipped ones the attempt
+// support wants to see (the decision not to send). It returns the ones it
+// added, in no particular order.
+func (s *Store) AddNotifications(ctx context.Context, ns []app.Notification) ([]app.Notification, error) {
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	var values strings.Builder
+	args := make([]any, 0, 10*len(ns))
+	for i, n := range ns {
+		d := noticeData{Points: n.Notice.Points, Code: n.Notice.Code, RewardName: n.Notice.RewardName}
+		if !n.Notice.On.IsZero() {
+			on := n.Notice.On
+			d.On = &on
+		}
+		data, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("encode notice: %w", err)
+		}
+		if n.CreatedAt.IsZero() {
+			n.CreatedAt = time.Now()
+		}
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(?::bigint, ?::bigint, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::timestamptz)")
+		args = append(args, n.ShopID, n.CustomerID, string(n.Notice.Kind), n.Notice.Key, string(data), n.Email, n.Locale,
+			string(n.Status), n.LastError, n.CreatedAt)
+	}
+	var rows []notificationRow
+	if err := s.db.WithContext(ctx).Raw(`WITH n AS (
+			INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
+			VALUES `+values.String()+` ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns+`
+		), a AS (
+			INSERT INTO notification_attempts (notification_id, at, status, detail)
+			SELECT id, created_at, 'skipped', last_error FROM n WHERE status = 'skipped'
+		)
+		SELECT * FROM n`, args...).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]app.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = r.toApp()
+	}
+	return out, nil
 }
 
 // Notification returns a notification with its shop, in one read: every
