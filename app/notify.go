@@ -349,9 +349,34 @@ func (s *Service) NotifyOutcome(ctx context.Context, shop Shop, out Outcome) err
 // shop, such as a batch of paid orders: their messages are recorded with
 // one statement, then queued.
 func (s *Service) NotifyOutcomes(ctx context.Context, shop Shop, outs []Outcome) error {
-	// One program and one read per customer, however many notices, and
-	// none when applying the event read them: this runs after every paid
-	// order.
+	rows, err := s.messagesFor(ctx, shop, outs)
+	added, aerr := s.store.AddNotifications(ctx, rows)
+	if aerr != nil {
+		return errors.Join(err, fmt.Errorf("record messages: %w", aerr))
+	}
+	s.queueMessages(ctx, shop, added)
+	return err
+}
+
+// queueMessages hands recorded messages to the workers. The rows are the
+// outbox: if the queue is down, the sweep sends them.
+func (s *Service) queueMessages(ctx context.Context, shop Shop, added []Notification) {
+	if s.notices == nil {
+		return
+	}
+	for _, row := range added {
+		if row.Status == NotificationQueued {
+			_ = s.notices.QueueNotice(ctx, shop, row)
+		}
+	}
+}
+
+// messagesFor builds the messages outcomes call for: a welcome to a
+// shopper who just joined (the signup bonus, or points from a first order)
+// and points earned for each earn entry. It reads one program and each
+// customer once, and none that applying the events read already. The
+// messages it could build come back with the error of those it could not.
+func (s *Service) messagesFor(ctx context.Context, shop Shop, outs []Outcome) ([]Notification, error) {
 	customers := map[int64]Customer{}
 	var prog *Program
 	var rows []Notification
@@ -394,7 +419,7 @@ func (s *Service) NotifyOutcomes(ctx context.Context, shop Shop, outs []Outcome)
 		} else if prog == nil {
 			p, err := s.store.Program(ctx, shop.ID)
 			if err != nil {
-				return err
+				return rows, errors.Join(append(errs, err)...)
 			}
 			prog = &p
 		}
@@ -415,19 +440,7 @@ func (s *Service) NotifyOutcomes(ctx context.Context, shop Shop, outs []Outcome)
 			add(c, n)
 		}
 	}
-	added, err := s.store.AddNotifications(ctx, rows)
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("record messages: %w", err))...)
-	}
-	if s.notices != nil {
-		for _, row := range added {
-			if row.Status == NotificationQueued {
-				// The row is the outbox: if the queue is down, the sweep sends it.
-				_ = s.notices.QueueNotice(ctx, shop, row)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return rows, errors.Join(errs...)
 }
 
 // welcome is the welcome notice of a customer, once per customer.

@@ -70,6 +70,10 @@ type Tx interface {
 	// Post appends an entry, adds or consumes lots and moves the balance, or
 	// returns ErrDuplicate when the idempotency key was used before.
 	Post(ctx context.Context, p Posting) (Entry, error)
+	// RecordDeliveries and AddNotifications are the store's, inside the
+	// transaction, so the records commit with what they tell of.
+	RecordDeliveries(ctx context.Context, ds []WebhookDelivery) error
+	AddNotifications(ctx context.Context, ns []Notification) ([]Notification, error)
 
 	RedemptionTx
 	ConsoleTx
@@ -189,6 +193,35 @@ func (s *Service) AccrueOrder(ctx context.Context, shop Shop, e OrderPaid) (Outc
 // read and one commit for the lot. Either all are applied or, on an error,
 // none; callers then apply them one by one to find the one that fails.
 func (s *Service) AccrueOrders(ctx context.Context, shop Shop, events []OrderPaid) ([]Outcome, error) {
+	return s.accrueOrders(ctx, shop, events, nil)
+}
+
+// AccrueAndRecord is AccrueOrders for orders that came as webhook
+// deliveries: in the same transaction it records what became of each
+// delivery (record turns the outcomes into the deliveries' records) and the
+// messages the outcomes call for, so a batch costs one commit; the messages
+// are queued after it. A shop that is not active earns nothing and gets no
+// transaction: record is not called.
+func (s *Service) AccrueAndRecord(ctx context.Context, shop Shop, events []OrderPaid, record func([]Outcome) []WebhookDelivery) ([]Outcome, error) {
+	var added []Notification
+	outs, err := s.accrueOrders(ctx, shop, events, func(tx Tx, outs []Outcome) error {
+		if err := tx.RecordDeliveries(ctx, record(outs)); err != nil {
+			return err
+		}
+		// Messages are best effort: one that cannot be built is not worth
+		// the batch's points.
+		rows, _ := s.messagesFor(ctx, shop, outs)
+		var err error
+		added, err = tx.AddNotifications(ctx, rows)
+		return err
+	})
+	if err == nil {
+		s.queueMessages(ctx, shop, added)
+	}
+	return outs, err
+}
+
+func (s *Service) accrueOrders(ctx context.Context, shop Shop, events []OrderPaid, then func(Tx, []Outcome) error) ([]Outcome, error) {
 	outs := make([]Outcome, len(events))
 	if !shop.Active() {
 		for i := range outs {
@@ -237,6 +270,9 @@ func (s *Service) AccrueOrders(ctx context.Context, shop Shop, events []OrderPai
 				return fmt.Errorf("order %s: %w", e.OrderID, err)
 			}
 			outs[i] = out
+		}
+		if then != nil {
+			return then(tx, outs)
 		}
 		return nil
 	})

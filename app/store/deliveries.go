@@ -132,6 +132,16 @@ func (s *Store) RecordDelivery(ctx context.Context, d app.WebhookDelivery) error
 // RecordDeliveries is RecordDelivery for several deliveries in one
 // statement; of two records of one delivery the first counts.
 func (s *Store) RecordDeliveries(ctx context.Context, ds []app.WebhookDelivery) error {
+	return recordDeliveries(s.db.WithContext(ctx), ds)
+}
+
+// RecordDeliveries records deliveries in the transaction, so they commit
+// with what they did.
+func (t *ledgerTx) RecordDeliveries(ctx context.Context, ds []app.WebhookDelivery) error {
+	return recordDeliveries(t.db.WithContext(ctx), ds)
+}
+
+func recordDeliveries(db *gorm.DB, ds []app.WebhookDelivery) error {
 	type key struct{ platform, shop, id string }
 	seen := make(map[key]bool, len(ds))
 	var values strings.Builder
@@ -156,7 +166,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []app.WebhookDelivery) 
 	if len(args) == 0 {
 		return nil
 	}
-	return translate(s.db.WithContext(ctx).Exec(`INSERT INTO webhook_deliveries (platform, shop_domain, delivery_id,
+	return translate(db.Exec(`INSERT INTO webhook_deliveries (platform, shop_domain, delivery_id,
 			topic, status, detail, payload, received_at, triggered_at, processed_at)
 		VALUES `+values.String()+`
 		ON CONFLICT (platform, shop_domain, delivery_id) DO UPDATE SET status = EXCLUDED.status,

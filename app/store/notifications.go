@@ -78,6 +78,16 @@ func (s *Store) AddNotification(ctx context.Context, n app.Notification) (app.No
 // support wants to see (the decision not to send). It returns the ones it
 // added, in no particular order.
 func (s *Store) AddNotifications(ctx context.Context, ns []app.Notification) ([]app.Notification, error) {
+	return addNotifications(s.db.WithContext(ctx), ns)
+}
+
+// AddNotifications records notifications in the transaction, so they
+// commit with the change they tell of.
+func (t *ledgerTx) AddNotifications(ctx context.Context, ns []app.Notification) ([]app.Notification, error) {
+	return addNotifications(t.db.WithContext(ctx), ns)
+}
+
+func addNotifications(db *gorm.DB, ns []app.Notification) ([]app.Notification, error) {
 	if len(ns) == 0 {
 		return nil, nil
 	}
@@ -104,7 +114,7 @@ func (s *Store) AddNotifications(ctx context.Context, ns []app.Notification) ([]
 			string(n.Status), n.LastError, n.CreatedAt)
 	}
 	var rows []notificationRow
-	if err := s.db.WithContext(ctx).Raw(`WITH n AS (
+	if err := db.Raw(`WITH n AS (
 			INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
 			VALUES `+values.String()+` ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns+`
 		), a AS (
