@@ -70,6 +70,14 @@ type Tx interface {
 	// Post appends an entry, adds or consumes lots and moves the balance, or
 	// returns ErrDuplicate when the idempotency key was used before.
 	Post(ctx context.Context, p Posting) (Entry, error)
+	// LockOrders, LockCustomers, PostCredits and SaveOrders do for a
+	// batch of orders, each in one statement, what LockOrder,
+	// LockCustomer, Post (credits only) and SaveOrder do for one; rows
+	// are locked in the order given, and the customers must be distinct.
+	LockOrders(ctx context.Context, shopID int64, platformOrderIDs []string) ([]Order, error)
+	LockCustomers(ctx context.Context, shopID int64, refs []CustomerRef) ([]Customer, error)
+	PostCredits(ctx context.Context, ps []Posting) (map[string]Entry, error)
+	SaveOrders(ctx context.Context, os []Order) error
 	// RecordDeliveries and AddNotifications are the store's, inside the
 	// transaction, so the records commit with what they tell of.
 	RecordDeliveries(ctx context.Context, ds []WebhookDelivery) error
@@ -239,37 +247,26 @@ func (s *Service) accrueOrders(ctx context.Context, shop Shop, events []OrderPai
 		// a batch takes its orders by id and then its customers by
 		// platform id, so batches, refunds and cancellations running at
 		// once never wait for each other in a circle.
-		byOrder := sortedBy(events, func(e OrderPaid) string { return e.OrderID })
-		locked := make(map[string]Order, len(events))
-		for _, i := range byOrder {
-			id := events[i].OrderID
-			if _, ok := locked[id]; ok {
-				continue
+		var ids []string
+		for _, i := range sortedBy(events, func(e OrderPaid) string { return e.OrderID }) {
+			if id := events[i].OrderID; len(ids) == 0 || ids[len(ids)-1] != id {
+				ids = append(ids, id)
 			}
-			o, err := tx.LockOrder(ctx, shop.ID, id)
-			if err != nil {
-				return fmt.Errorf("order %s: %w", id, err)
-			}
-			locked[id] = o
 		}
-		first := make(map[string]int, len(events))
-		for _, i := range sortedBy(events, customerKey) {
-			e := events[i]
-			if j, seen := first[e.OrderID]; seen {
-				// A second delivery of an order in the same batch finds
-				// it as the first left it, as it would one by one.
-				outs[i].Skipped = SkipDuplicate
-				if outs[j].Skipped == SkipCancelled {
-					outs[i].Skipped = SkipCancelled
-				}
-				continue
+		orders, err := tx.LockOrders(ctx, shop.ID, ids)
+		if err != nil {
+			return err
+		}
+		locked := make(map[string]Order, len(orders))
+		for _, o := range orders {
+			locked[o.PlatformID] = o
+		}
+		if plain(events, locked) {
+			if err := s.accruePlain(ctx, tx, shop, prog, events, locked, outs, now); err != nil {
+				return err
 			}
-			first[e.OrderID] = i
-			out, err := s.accrue(ctx, tx, shop, prog, e, locked[e.OrderID], now)
-			if err != nil {
-				return fmt.Errorf("order %s: %w", e.OrderID, err)
-			}
-			outs[i] = out
+		} else if err := s.accrueEach(ctx, tx, shop, prog, events, locked, outs, now); err != nil {
+			return err
 		}
 		if then != nil {
 			return then(tx, outs)
@@ -280,6 +277,99 @@ func (s *Service) accrueOrders(ctx context.Context, shop Shop, events []OrderPai
 		return nil, err
 	}
 	return outs, nil
+}
+
+// accrueEach is accrue for each order of a batch, its customers in
+// platform id order.
+func (s *Service) accrueEach(ctx context.Context, tx Tx, shop Shop, prog Program, events []OrderPaid, locked map[string]Order, outs []Outcome, now time.Time) error {
+	first := make(map[string]int, len(events))
+	for _, i := range sortedBy(events, customerKey) {
+		e := events[i]
+		if j, seen := first[e.OrderID]; seen {
+			// A second delivery of an order in the same batch finds
+			// it as the first left it, as it would one by one.
+			outs[i].Skipped = SkipDuplicate
+			if outs[j].Skipped == SkipCancelled {
+				outs[i].Skipped = SkipCancelled
+			}
+			continue
+		}
+		first[e.OrderID] = i
+		out, err := s.accrue(ctx, tx, shop, prog, e, locked[e.OrderID], now)
+		if err != nil {
+			return fmt.Errorf("order %s: %w", e.OrderID, err)
+		}
+		outs[i] = out
+	}
+	return nil
+}
+
+// plain reports whether a batch is the common case that accruePlain
+// credits with a few statements for all its orders: orders new to the
+// ledger (so nothing refers to them), each once, of distinct signed-in
+// customers, using no reward codes. Anything else goes one order at a time.
+func plain(events []OrderPaid, locked map[string]Order) bool {
+	orders := make(map[string]bool, len(events))
+	customers := make(map[string]bool, len(events))
+	for _, e := range events {
+		c := customerKey(e)
+		if c == "" || len(e.DiscountCodes) > 0 || orders[e.OrderID] || customers[c] || !locked[e.OrderID].New {
+			return false
+		}
+		orders[e.OrderID], customers[c] = true, true
+	}
+	return true
+}
+
+// accruePlain is accrue for a plain batch (see plain), set-based: its
+// customers locked with one statement, its credits posted with one, its
+// orders saved with one.
+func (s *Service) accruePlain(ctx context.Context, tx Tx, shop Shop, prog Program, events []OrderPaid, locked map[string]Order, outs []Outcome, now time.Time) error {
+	byCustomer := sortedBy(events, customerKey)
+	refs := make([]CustomerRef, len(byCustomer))
+	for k, i := range byCustomer {
+		refs[k] = *events[i].Customer
+	}
+	customers, err := tx.LockCustomers(ctx, shop.ID, refs)
+	if err != nil {
+		return err
+	}
+	orders := make([]Order, len(events))
+	var postings []Posting
+	for k, i := range byCustomer {
+		e := events[i]
+		paidAt := e.PaidAt
+		if paidAt.IsZero() {
+			paidAt = now
+		}
+		o := locked[e.OrderID]
+		o.Name, o.Currency, o.PaidAt, o.TaxesIncluded = e.Name, e.Currency, &paidAt, e.TaxesIncluded
+		var posting *Posting
+		orders[k], posting = settlePaid(shop, prog, e, o, customers[k], nil, paidAt, now)
+		if posting == nil {
+			outs[i].Skipped = SkipZeroPoints
+			continue
+		}
+		postings = append(postings, *posting)
+		outs[i].seen = &seenState{program: prog, customer: customers[k]}
+	}
+	entries, err := tx.PostCredits(ctx, postings)
+	if err != nil {
+		return err
+	}
+	for _, i := range byCustomer {
+		if outs[i].Skipped != SkipNone {
+			continue
+		}
+		entry, ok := entries["order:"+events[i].OrderID+":earn"]
+		if !ok {
+			// A new order's key cannot have been used: something is off,
+			// and the one-by-one path will say what.
+			return Errorf(EInternal, "order %s earned no entry", events[i].OrderID)
+		}
+		outs[i].Entries = []Entry{entry}
+	}
+	return tx.SaveOrders(ctx, orders)
 }
 
 // sortedBy returns the indexes of events in the order of key, stable.
@@ -336,32 +426,13 @@ func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e 
 	if err != nil {
 		return out, err
 	}
-	o.CustomerID = c.ID
-	o.Status = OrderStatusPaid
-	o.Eligible = prog.EligibleOnPaid(e)
-	o.RewardPart = 0
-	if prog.RewardPartEarns {
-		// Platforms report the subtotal after discounts: the part paid
-		// with points earns only when the merchant wants it to.
-		o.RewardPart = rewardPart(e, used)
-		o.Eligible += o.RewardPart
-	}
-	o.EarnRate = prog.EarnRate
-	o.PointsEarned = prog.PointsForOrder(o.Eligible)
-	if o.PointsEarned == 0 {
+	o, posting := settlePaid(shop, prog, e, o, c, used, paidAt, now)
+	if posting == nil {
 		out.Skipped = SkipZeroPoints
 		return out, tx.SaveOrder(ctx, o)
 	}
 	out.seen = &seenState{program: prog, customer: c}
-	entry, err := tx.Post(ctx, Posting{
-		ShopID: shop.ID, CustomerID: c.ID, OrderID: o.ID,
-		Kind: KindEarn, Points: o.PointsEarned,
-		Cause:          Cause{OrderID: e.OrderID},
-		IdempotencyKey: "order:" + e.OrderID + ":earn",
-		At:             now,
-		AvailableAt:    paidAt.AddDate(0, 0, prog.PendingDays),
-		ExpiresAt:      expiry(paidAt, prog.ExpiryDays),
-	})
+	entry, err := tx.Post(ctx, *posting)
 	if err != nil {
 		return out, err
 	}
@@ -389,6 +460,35 @@ func (s *Service) accrue(ctx context.Context, tx Tx, shop Shop, prog Program, e 
 		}
 	}
 	return out, tx.SaveOrder(ctx, o)
+}
+
+// settlePaid makes o the paid order of customer c, as the program says,
+// and returns it with the posting of its points (nil when it earns none).
+func settlePaid(shop Shop, prog Program, e OrderPaid, o Order, c Customer, used []Redemption, paidAt, now time.Time) (Order, *Posting) {
+	o.CustomerID = c.ID
+	o.Status = OrderStatusPaid
+	o.Eligible = prog.EligibleOnPaid(e)
+	o.RewardPart = 0
+	if prog.RewardPartEarns {
+		// Platforms report the subtotal after discounts: the part paid
+		// with points earns only when the merchant wants it to.
+		o.RewardPart = rewardPart(e, used)
+		o.Eligible += o.RewardPart
+	}
+	o.EarnRate = prog.EarnRate
+	o.PointsEarned = prog.PointsForOrder(o.Eligible)
+	if o.PointsEarned == 0 {
+		return o, nil
+	}
+	return o, &Posting{
+		ShopID: shop.ID, CustomerID: c.ID, OrderID: o.ID,
+		Kind: KindEarn, Points: o.PointsEarned,
+		Cause:          Cause{OrderID: e.OrderID},
+		IdempotencyKey: "order:" + e.OrderID + ":earn",
+		At:             now,
+		AvailableAt:    paidAt.AddDate(0, 0, prog.PendingDays),
+		ExpiresAt:      expiry(paidAt, prog.ExpiryDays),
+	}
 }
 
 // ReverseRefund takes back the share of an order's points that a refund

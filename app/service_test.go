@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -553,4 +554,77 @@ func TestBatchesRefundsAndCancellationsRunningAtOnceNeverDeadlock(t *testing.T) 
 		}
 	}
 	f.reconciles()
+}
+
+// A plain batch (new orders of distinct signed-in customers, no codes) is
+// credited with a few statements for all its orders; it must leave exactly
+// the ledger, lots and orders that crediting them one by one leaves, under
+// every program that changes how a credit is written.
+func TestAPlainBatchWritesWhatOneByOneWrites(t *testing.T) {
+	programs := map[string]func(*app.Program){
+		"the default program":        nil,
+		"pending points that expire": func(p *app.Program) { p.PendingDays, p.ExpiryDays = 14, 365 },
+		"negative balances allowed":  func(p *app.Program) { p.AllowNegative = true },
+	}
+	batch := []app.OrderPaid{paid("7", "c3", "70.00"), paid("5", "c1", "50.00"), paid("6", "c2", "0.40"), paid("9", "c9", "90.00")}
+	batch[3].Name, batch[3].TaxesIncluded = "#1009", true
+	for name, edit := range programs {
+		t.Run(name, func(t *testing.T) {
+			state := func(apply func(f *fixture) []app.Outcome) string {
+				f := newFixture(t, edit)
+				f.accrue(paid("1", "c1", "30.00")) // c1 is known, with points
+				// c3 spent an order's points, and the order was then
+				// cancelled: below zero where the program allows it.
+				f.accrue(paid("3a", "c3", "20.00"))
+				f.adjust("c3", -20, "spent")
+				f.cancel("3a")
+				var b strings.Builder
+				for _, out := range apply(f) {
+					fmt.Fprintf(&b, "outcome %s %d;", out.Skipped, out.Points())
+				}
+				rows, err := f.store.SQL().Query(`SELECT c.platform_id, c.balance, c.pending, c.email,
+					coalesce((SELECT string_agg(l.points || '/' || l.remaining || '/' || l.pending || '/' || coalesce(l.expires_at::text, '-') || '/' || l.available_at::text, ',' ORDER BY l.id) FROM lots l WHERE l.customer_id = c.id), ''),
+					coalesce((SELECT string_agg(e.kind || e.points || '@' || e.balance_after || '/' || e.pending_after || ':' || e.idempotency_key, ',' ORDER BY e.idempotency_key) FROM ledger_entries e WHERE e.customer_id = c.id), ''),
+					coalesce((SELECT string_agg(o.platform_id || ':' || o.status || ':' || o.name || ':' || o.eligible || ':' || o.points_earned || ':' || o.taxes_included || ':' || coalesce(o.paid_at::text, '-'), ',' ORDER BY o.platform_id) FROM orders o WHERE o.customer_id = c.id), ''),
+					c.last_activity_at
+					FROM customers c ORDER BY c.platform_id`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var id, email, lots, entries, orders string
+					var balance, pending int64
+					var active time.Time
+					if err := rows.Scan(&id, &balance, &pending, &email, &lots, &entries, &orders, &active); err != nil {
+						t.Fatal(err)
+					}
+					activity := active.UTC().String()
+					if active.After(testNow) {
+						activity = "since joining" // the database's clock, not the test's
+					}
+					fmt.Fprintf(&b, "\n%s %d %d %s lots[%s] entries[%s] orders[%s] active %s", id, balance, pending, email, lots, entries, orders, activity)
+				}
+				f.reconciles()
+				return b.String()
+			}
+			oneByOne := state(func(f *fixture) []app.Outcome {
+				var outs []app.Outcome
+				for _, e := range batch {
+					outs = append(outs, f.accrue(e))
+				}
+				return outs
+			})
+			batched := state(func(f *fixture) []app.Outcome {
+				outs, err := f.svc.AccrueOrders(f.ctx, f.shop, batch)
+				if err != nil {
+					t.Fatalf("accrue batch: %v", err)
+				}
+				return outs
+			})
+			if batched != oneByOne {
+				t.Errorf("after the batch:%s\n\none by one:%s", batched, oneByOne)
+			}
+		})
+	}
 }
