@@ -202,10 +202,12 @@ func (b *bench) report(m machine, quick bool, took time.Duration) report {
   X-Shopify-Webhook-Id. The floor is a bare net/http handler in the bench process that only verifies the HMAC and enqueues the
   body with asynq to the same Redis. Each is warmed up for %s, then loaded for %s. Every acknowledged delivery is checked to be
   in the queue; the queue is then emptied.
-- 2: the database limit is the ledger's core transaction (UPDATE customers SET balance ... RETURNING + INSERT INTO
+- 2: `+"`loyalty worker`"+` is started first and left until its start-up runs of periodic jobs are done (idle for a second).
+  The database limit is the ledger's core transaction (UPDATE customers SET balance ... RETURNING + INSERT INTO
   ledger_entries with a unique idempotency key, one transaction each) in a tight loop on %d connections (WORKER_CONCURRENCY)
   for %s. Then %d orders/paid deliveries (distinct orders and customers) go through intake at %d connections with
-  `+"`loyalty worker`"+` draining; orders/s = orders / (first send until the last is in the ledger).
+  the worker draining; orders/s = orders / (first send until the last is in the ledger). Paid orders of one shop that the
+  worker runs at once are credited in shared transactions (jobs/accrual_batch.go).
 - 3: signed /proxy/customer requests (shopify.SignProxy, fresh timestamp each) for existing customers, spread over shops and
   shoppers' addresses (X-Forwarded-For) as the app proxy forwards them, so the app's per-shop and per-client rate limits are
   not what is measured.
