@@ -207,12 +207,14 @@ func (s *Service) AccrueOrders(ctx context.Context, shop Shop, events []OrderPai
 // AccrueAndRecord is AccrueOrders for orders that came as webhook
 // deliveries: in the same transaction it records what became of each
 // delivery (record turns the outcomes into the deliveries' records) and the
-// messages the outcomes call for, so a batch costs one commit; the messages
-// are queued after it. A shop that is not active earns nothing and gets no
-// transaction: record is not called.
-func (s *Service) AccrueAndRecord(ctx context.Context, shop Shop, events []OrderPaid, record func([]Outcome) []WebhookDelivery) ([]Outcome, error) {
+// messages the outcomes call for, so a batch costs one commit. It returns
+// queue, which hands the recorded messages to the workers: callers release
+// what waits for the commit first, as the messages' rows are their outbox.
+// A shop that is not active earns nothing and gets no transaction: record
+// is not called.
+func (s *Service) AccrueAndRecord(ctx context.Context, shop Shop, events []OrderPaid, record func([]Outcome) []WebhookDelivery) (outs []Outcome, queue func(context.Context), err error) {
 	var added []Notification
-	outs, err := s.accrueOrders(ctx, shop, events, func(tx Tx, outs []Outcome) error {
+	outs, err = s.accrueOrders(ctx, shop, events, func(tx Tx, outs []Outcome) error {
 		if err := tx.RecordDeliveries(ctx, record(outs)); err != nil {
 			return err
 		}
@@ -223,10 +225,10 @@ func (s *Service) AccrueAndRecord(ctx context.Context, shop Shop, events []Order
 		added, err = tx.AddNotifications(ctx, rows)
 		return err
 	})
-	if err == nil {
-		s.queueMessages(ctx, shop, added)
+	if err != nil {
+		return nil, nil, err
 	}
-	return outs, err
+	return outs, func(ctx context.Context) { s.queueMessages(ctx, shop, added) }, nil
 }
 
 func (s *Service) accrueOrders(ctx context.Context, shop Shop, events []OrderPaid, then func(Tx, []Outcome) error) ([]Outcome, error) {

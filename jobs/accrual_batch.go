@@ -176,7 +176,7 @@ func (h *Handler) accrueBatch(ctx context.Context, batch []*accrual) {
 	// One transaction credits the orders and records the deliveries'
 	// verdicts and the shoppers' messages with them: one commit a batch.
 	results := make([]accrualResult, len(todo))
-	_, err = h.svc.AccrueAndRecord(ctx, shop, events, func(outs []app.Outcome) []app.WebhookDelivery {
+	_, queue, err := h.svc.AccrueAndRecord(ctx, shop, events, func(outs []app.Outcome) []app.WebhookDelivery {
 		records := make([]app.WebhookDelivery, len(todo))
 		for i, a := range todo {
 			status, outcome, detail := verdict(outs[i])
@@ -192,4 +192,5 @@ func (h *Handler) accrueBatch(ctx context.Context, batch []*accrual) {
 	for i, a := range todo {
 		a.done <- results[i]
 	}
+	queue(ctx)
 }
