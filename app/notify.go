@@ -354,19 +354,20 @@ func (s *Service) NotifyOutcomes(ctx context.Context, shop Shop, outs []Outcome)
 	if aerr != nil {
 		return errors.Join(err, fmt.Errorf("record messages: %w", aerr))
 	}
-	s.queueMessages(ctx, shop, added)
+	queueMessages(ctx, s.notices, shop, added)
 	return err
 }
 
-// queueMessages hands recorded messages to the workers. The rows are the
-// outbox: if the queue is down, the sweep sends them.
-func (s *Service) queueMessages(ctx context.Context, shop Shop, added []Notification) {
-	if s.notices == nil {
+// queueMessages hands recorded messages to the workers through q (nil:
+// none, the outbox sweep sends them). The rows are the outbox: if the
+// queue is down, the sweep sends them.
+func queueMessages(ctx context.Context, q NoticeQueue, shop Shop, added []Notification) {
+	if q == nil {
 		return
 	}
 	for _, row := range added {
 		if row.Status == NotificationQueued {
-			_ = s.notices.QueueNotice(ctx, shop, row)
+			_ = q.QueueNotice(ctx, shop, row)
 		}
 	}
 }

@@ -228,7 +228,10 @@ func (s *Service) AccrueAndRecord(ctx context.Context, shop Shop, events []Order
 	if err != nil {
 		return nil, nil, err
 	}
-	return outs, func(ctx context.Context) { s.queueMessages(ctx, shop, added) }, nil
+	// The queue as it is now, before the caller releases anything: the
+	// caller queues later, on its own goroutine.
+	q := s.notices
+	return outs, func(ctx context.Context) { queueMessages(ctx, q, shop, added) }, nil
 }
 
 func (s *Service) accrueOrders(ctx context.Context, shop Shop, events []OrderPaid, then func(Tx, []Outcome) error) ([]Outcome, error) {
