@@ -135,43 +135,20 @@ func addNotifications(db *gorm.DB, ns []app.Notification) ([]app.Notification, e
 // message a worker sends starts here.
 func (s *Store) Notification(ctx context.Context, id int64) (app.Shop, app.Notification, error) {
 	var rows []struct {
-		ID            int64
-		ShopID        int64
-		CustomerID    int64
-		Kind          string
-		Key           string
-		Data          []byte
-		Email         string
-		Locale        string
-		Status        string
-		Attempts      int
-		LastError     string
-		CreatedAt     time.Time
-		SentAt        *time.Time
-		ShopPlatform  string
-		ShopDomain    string
-		ShopName      string
-		ShopCurrency  string
-		ShopStatus    string
-		ShopCreatedAt time.Time
+		N notificationRow `gorm:"embedded"`
+		S shopRow         `gorm:"embedded;embeddedPrefix:s_"`
 	}
 	if err := s.db.WithContext(ctx).Raw(`SELECT n.id, n.shop_id, n.customer_id, n.kind, n.key, n.data, n.email,
 			n.locale, n.status, n.attempts, n.last_error, n.created_at, n.sent_at,
-			s.platform AS shop_platform, s.domain AS shop_domain, s.name AS shop_name,
-			s.currency AS shop_currency, s.status AS shop_status, s.created_at AS shop_created_at
+			s.id AS s_id, s.platform AS s_platform, s.domain AS s_domain, s.name AS s_name,
+			s.currency AS s_currency, s.status AS s_status, s.created_at AS s_created_at
 		FROM notifications n JOIN shops s ON s.id = n.shop_id WHERE n.id = ?`, id).Scan(&rows).Error; err != nil {
 		return app.Shop{}, app.Notification{}, translate(err)
 	}
 	if len(rows) == 0 {
 		return app.Shop{}, app.Notification{}, app.Errorf(app.ENotFound, "no notification %d", id)
 	}
-	r := rows[0]
-	shop := shopRow{ID: r.ShopID, Platform: r.ShopPlatform, Domain: r.ShopDomain, Name: r.ShopName,
-		Currency: r.ShopCurrency, Status: r.ShopStatus, CreatedAt: r.ShopCreatedAt}
-	n := notificationRow{ID: r.ID, ShopID: r.ShopID, CustomerID: r.CustomerID, Kind: r.Kind, Key: r.Key, Data: r.Data,
-		Email: r.Email, Locale: r.Locale, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError,
-		CreatedAt: r.CreatedAt, SentAt: r.SentAt}
-	return shop.toApp(), n.toApp(), nil
+	return rows[0].S.toApp(), rows[0].N.toApp(), nil
 }
 
 // ShopByID returns a shop by the app's own id.
