@@ -305,7 +305,7 @@ func runServers(ctx context.Context, mode string, stderr io.Writer) error {
 		}
 		widget := &web.Widget{ShopifySecrets: secrets, Now: time.Now,
 			Limiter: &web.RateLimiter{Redis: rdb, PerShop: int64(d.cfg.HTTP.WidgetPerShopPerMinute),
-				PerClient: int64(d.cfg.HTTP.WidgetPerClientPerMinute), Window: time.Minute}}
+				PerClient: int64(d.cfg.HTTP.WidgetPerClientPerMinute), Window: time.Minute, ShareEvery: 100 * time.Millisecond}}
 		// The demo storefront signs app proxy requests for anyone who asks:
 		// only ever outside production.
 		var demo *web.Demo

@@ -1,18 +1,14 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"loyalty/app"
 	"loyalty/platforms/shopify"
@@ -372,42 +368,4 @@ func (s *Server) widgetCustomerDocument(c echo.Context) error {
 	// Balances are personal: no shared cache may keep them.
 	c.Response().Header().Set("Cache-Control", "private, no-store")
 	return c.JSON(http.StatusOK, doc)
-}
-
-// RateLimiter bounds the public widget endpoints per shop and per client
-// within a fixed window, counted in Redis so every app process shares the
-// count. When Redis cannot count, requests pass: the endpoints only read.
-type RateLimiter struct {
-	Redis     redis.UniversalClient
-	PerShop   int64
-	PerClient int64
-	Window    time.Duration
-}
-
-func (l *RateLimiter) allow(c echo.Context, shopKey string) error {
-	if l == nil || l.Redis == nil {
-		return nil
-	}
-	window := l.Window
-	if window <= 0 {
-		window = time.Minute
-	}
-	slot := strconv.FormatInt(time.Now().UnixNano()/int64(window), 10)
-	shopCounter := "loyalty:rate:" + shopKey + ":" + slot
-	clientCounter := "loyalty:rate:" + shopKey + ":" + c.RealIP() + ":" + slot
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 200*time.Millisecond)
-	defer cancel()
-	pipe := l.Redis.Pipeline()
-	shopCount := pipe.Incr(ctx, shopCounter)
-	pipe.Expire(ctx, shopCounter, window)
-	clientCount := pipe.Incr(ctx, clientCounter)
-	pipe.Expire(ctx, clientCounter, window)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil
-	}
-	if (l.PerShop > 0 && shopCount.Val() > l.PerShop) || (l.PerClient > 0 && clientCount.Val() > l.PerClient) {
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(window.Seconds())))
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many requests; try again later")
-	}
-	return nil
 }
