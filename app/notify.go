@@ -159,11 +159,12 @@ type ExpiringDay struct {
 	Points     int64
 }
 
-// NoticeQueue hands a recorded notification to the workers that send it.
-// It may fail (Redis down): the notification stays queued in the database
-// and the outbox sweep hands it over later.
+// NoticeQueue hands recorded notifications of one shop to the workers that
+// send them: several at once, as a batch of orders records them. It may
+// fail (Redis down): the notifications stay queued in the database and the
+// outbox sweep hands them over later.
 type NoticeQueue interface {
-	QueueNotice(ctx context.Context, shop Shop, n Notification) error
+	QueueNotices(ctx context.Context, shop Shop, ns []Notification) error
 }
 
 // Mail is everything a message needs to be written and sent.
@@ -253,7 +254,7 @@ func (s *Service) record(ctx context.Context, shop Shop, prog Program, c Custome
 	}
 	if s.notices != nil {
 		// The row is the outbox: if the queue is down, the sweep sends it.
-		_ = s.notices.QueueNotice(ctx, shop, row)
+		_ = s.notices.QueueNotices(ctx, shop, []Notification{row})
 	}
 	return row, true, nil
 }
@@ -365,10 +366,14 @@ func queueMessages(ctx context.Context, q NoticeQueue, shop Shop, added []Notifi
 	if q == nil {
 		return
 	}
+	var queued []Notification
 	for _, row := range added {
 		if row.Status == NotificationQueued {
-			_ = q.QueueNotice(ctx, shop, row)
+			queued = append(queued, row)
 		}
+	}
+	if len(queued) > 0 {
+		_ = q.QueueNotices(ctx, shop, queued)
 	}
 }
 

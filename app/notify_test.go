@@ -14,8 +14,8 @@ import (
 // recordingQueue remembers the notifications handed to the workers.
 type recordingQueue struct{ got []app.Notification }
 
-func (q *recordingQueue) QueueNotice(_ context.Context, _ app.Shop, n app.Notification) error {
-	q.got = append(q.got, n)
+func (q *recordingQueue) QueueNotices(_ context.Context, _ app.Shop, ns []app.Notification) error {
+	q.got = append(q.got, ns...)
 	return nil
 }
 

@@ -79,7 +79,7 @@ func NewNoticeQueue(client *asynq.Client, log *slog.Logger) *NoticeQueue {
 	return &NoticeQueue{client: client, log: log}
 }
 
-// WithRateLimit makes QueueNotice queue each notification for when the
+// WithRateLimit makes QueueNotices queue each notification for when the
 // shop's message rate has room for it. On a busy day a shop records far
 // more messages than it may send in a minute; a task queued for its slot
 // runs once, where one queued at once would run, be put off, and run again.
@@ -88,27 +88,33 @@ func (q *NoticeQueue) WithRateLimit(l *ShopRateLimit) *NoticeQueue {
 	return q
 }
 
-// QueueNotice queues a notification's task. A failure is logged, not
-// returned as the caller's problem: the outbox sweep queues it later.
-func (q *NoticeQueue) QueueNotice(ctx context.Context, shop app.Shop, n app.Notification) error {
-	p := Notify{ShopID: shop.ID, NotificationID: n.ID}
-	var opts []asynq.Option
+// QueueNotices queues the tasks of a shop's notifications, with one trip to
+// the rate counter for all of them. A failure is logged, not returned as
+// the caller's problem: the outbox sweep queues them later.
+func (q *NoticeQueue) QueueNotices(ctx context.Context, shop app.Shop, ns []app.Notification) error {
+	var waits []time.Duration
 	if q.limit != nil {
-		// Without an answer from the counter the task takes its slot
-		// when it runs, as one from the outbox sweep does.
-		if wait, err := q.limit.take(ctx, shop.ID); err == nil {
+		// Without an answer from the counter the tasks take their slots
+		// when they run, as those from the outbox sweep do.
+		waits, _ = q.limit.takeN(ctx, shop.ID, len(ns))
+	}
+	var errs []error
+	for i, n := range ns {
+		p := Notify{ShopID: shop.ID, NotificationID: n.ID}
+		var opts []asynq.Option
+		if waits != nil {
 			p.Slotted = true
-			if wait > 0 {
-				opts = append(opts, asynq.ProcessIn(wait))
+			if waits[i] > 0 {
+				opts = append(opts, asynq.ProcessIn(waits[i]))
 			}
 		}
+		_, err := q.client.EnqueueContext(ctx, newNotifyTask(p), opts...)
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			q.log.Warn("notification not queued; the outbox sweep will send it", "shop", shop.Domain, "notification", n.ID, "error", err)
+			errs = append(errs, err)
+		}
 	}
-	_, err := q.client.EnqueueContext(ctx, newNotifyTask(p), opts...)
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		q.log.Warn("notification not queued; the outbox sweep will send it", "shop", shop.Domain, "notification", n.ID, "error", err)
-		return err
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // mail is what the handler needs to send messages.
@@ -141,12 +147,24 @@ type ShopRateLimit struct {
 }
 
 // take spends one message of the shop's budget for the current minute, or
-// says how long to wait: until a later minute, further ahead the longer the
-// queue of messages already over the limit, so a backlog drains at the
-// limit instead of waking all at once every minute.
+// says how long to wait; see takeN.
 func (l *ShopRateLimit) take(ctx context.Context, shopID int64) (time.Duration, error) {
-	if l == nil || l.PerMinute <= 0 {
-		return 0, nil
+	waits, err := l.takeN(ctx, shopID, 1)
+	if err != nil {
+		return 0, err
+	}
+	return waits[0], nil
+}
+
+// takeN spends n messages of the shop's budget for the current minute, in
+// one round trip, and says how long each must wait: none while the minute
+// has room, then until a later minute, further ahead the longer the queue
+// of messages already over the limit, so a backlog drains at the limit
+// instead of waking all at once every minute.
+func (l *ShopRateLimit) takeN(ctx context.Context, shopID int64, n int) ([]time.Duration, error) {
+	waits := make([]time.Duration, n)
+	if l == nil || l.PerMinute <= 0 || n == 0 {
+		return waits, nil
 	}
 	now := time.Now()
 	if l.Now != nil {
@@ -155,18 +173,22 @@ func (l *ShopRateLimit) take(ctx context.Context, shopID int64) (time.Duration, 
 	minute := now.Unix() / 60
 	key := "loyalty:mail-rate:" + strconv.FormatInt(shopID, 10) + ":" + strconv.FormatInt(minute, 10)
 	pipe := l.Redis.TxPipeline()
-	incr := pipe.Incr(ctx, key)
+	incr := pipe.IncrBy(ctx, key, int64(n))
 	pipe.Expire(ctx, key, 2*time.Minute)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("mail rate limit: %w", err)
+		return nil, fmt.Errorf("mail rate limit: %w", err)
 	}
-	n := int(incr.Val())
-	if n <= l.PerMinute {
-		return 0, nil
-	}
-	over := (n - l.PerMinute - 1) / l.PerMinute
 	next := time.Unix((minute+1)*60, 0)
-	return next.Sub(now) + time.Duration(over)*time.Minute + time.Duration(n%10)*time.Second, nil
+	for i := range waits {
+		// The i-th of the n is the k-th message of the minute.
+		k := int(incr.Val()) - n + 1 + i
+		if k <= l.PerMinute {
+			continue
+		}
+		over := (k - l.PerMinute - 1) / l.PerMinute
+		waits[i] = next.Sub(now) + time.Duration(over)*time.Minute + time.Duration(k%10)*time.Second
+	}
+	return waits, nil
 }
 
 // snooze asks asynq to run a task again after a while without counting it

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -384,6 +385,52 @@ func TestNotificationOutbox(t *testing.T) {
 // A queue that knows the shop's message rate queues each message for a
 // minute with room for it: those over the limit wait as scheduled tasks and
 // run once, sending at once when their time comes.
+// Messages recorded together take their slots together, in one trip to
+// Redis, exactly as they would one by one.
+func TestRateSlotsTakenTogether(t *testing.T) {
+	env := testenv.New(t, nil)
+	minute := time.Date(2026, 11, 24, 10, 0, 15, 0, time.UTC)
+	limit := func() *jobs.ShopRateLimit {
+		return &jobs.ShopRateLimit{Redis: env.Redis, PerMinute: 3, Now: func() time.Time { return minute }}
+	}
+	oneByOne := limit()
+	var want []time.Duration
+	for range 8 {
+		waits, err := jobs.TakeSlots(context.Background(), oneByOne, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, waits...)
+	}
+	together := limit()
+	var got []time.Duration
+	for _, n := range []int{2, 5, 1} {
+		waits, err := jobs.TakeSlots(context.Background(), together, 2, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(waits) != n {
+			t.Fatalf("%d waits for %d messages", len(waits), n)
+		}
+		got = append(got, waits...)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("waits taken together %v, one by one %v", got, want)
+	}
+	// Three go now; the rest wait for later minutes, in order.
+	for i, w := range want {
+		if (i < 3) != (w == 0) {
+			t.Fatalf("message %d waits %s; the first 3 of a minute go at once, the rest wait", i+1, w)
+		}
+		if i > 0 && w < want[i-1] {
+			t.Fatalf("message %d waits %s, message %d %s: a later message goes no sooner", i+1, w, i, want[i-1])
+		}
+	}
+	if want[3] < 45*time.Second || want[7] < 105*time.Second {
+		t.Fatalf("waits %v: the 4th message goes in the next minute, the 7th and 8th in the one after", want)
+	}
+}
+
 func TestMessagesAreQueuedForTheirSlot(t *testing.T) {
 	r := newMailRig(t, func(p *app.Program) { p.Messages.Welcome = false }, 2, false)
 	r.queue.WithRateLimit(r.limit)
