@@ -351,6 +351,55 @@ func TestCacheNeverKeepsAViewAChangeOvertook(t *testing.T) {
 	})
 }
 
+// Each process keeps the snapshots it decoded; another process's change
+// reaches it at its next read all the same.
+func TestProcessCopiesFollowOtherProcessesChanges(t *testing.T) {
+	r := newCacheRig(t)
+	r.accrue(t, "1", "7001", "100.00")
+	base := r.view(t, "7001").Customer.Balance
+	// Another serve process on the same Redis and database.
+	other := store.NewViewCache(r.rdb, nil)
+	otherSvc := app.NewService(r.store, func() time.Time { return r.now }).WithViewCache(other)
+	read := func(svc *app.Service) int64 {
+		t.Helper()
+		v, err := svc.CustomerView(r.ctx, r.shop, "7001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Customer.Balance
+	}
+	if a, b := read(r.svc), read(otherSvc); a != base || b != base {
+		t.Fatalf("balances %d and %d, want %d in both processes", a, b, base)
+	}
+
+	// A change made through the first process's store reaches the other,
+	// whose copy was read under the old generation.
+	r.accrue(t, "2", "7001", "30.00")
+	if got := read(otherSvc); got != base+30 {
+		t.Fatalf("the other process shows %d after a change, want %d", got, base+30)
+	}
+	if got := read(r.svc); got != base+30 {
+		t.Fatalf("the first process shows %d, want %d", got, base+30)
+	}
+	// The other process now serves its copy; the first one's copy, read
+	// before the change, is not used: it takes the shared snapshot the
+	// other saved.
+	r.accrue(t, "3", "7001", "20.00")
+	_ = read(otherSvc)
+	if got := read(r.svc); got != base+50 {
+		t.Fatalf("the first process shows %d after the other saved a newer view, want %d", got, base+50)
+	}
+	if _, _, hit := other.Load(r.ctx, r.shop.ID, "7001"); !hit {
+		t.Fatal("the other process's current copy was not used")
+	}
+	// Redis restarted without its data: the generations the copies were
+	// kept under are gone, and no copy is served.
+	r.rdb.FlushDB(r.ctx)
+	if _, _, hit := other.Load(r.ctx, r.shop.ID, "7001"); hit {
+		t.Fatal("a process's copy was served after Redis lost the generation it was kept under")
+	}
+}
+
 func TestCacheDownFallsBackToPostgres(t *testing.T) {
 	r := newCacheRig(t)
 	r.accrue(t, "1", "7001", "100.00")

@@ -210,7 +210,8 @@ func (b *bench) report(m machine, quick bool, took time.Duration) report {
   worker runs at once are credited in shared transactions (jobs/accrual_batch.go).
 - 3: signed /proxy/customer requests (shopify.SignProxy, fresh timestamp each) for existing customers, spread over shops and
   shoppers' addresses (X-Forwarded-For) as the app proxy forwards them, so the app's per-shop and per-client rate limits are
-  not what is measured.
+  not what is measured. Every shopper's widget is read once before the measured phase: it measures the steady state, where
+  views come from the cache (a first view reads PostgreSQL).
 - 4: lots seeded with generate_series (10 per customer, expired an hour ago), swept by app.Service.ExpirePoints with the
   worker's default options.
 - 5: AccrueOrder called directly, sequentially, in a database of its own, on customers with history, with the ledger
