@@ -69,6 +69,8 @@ type ViewCache struct {
 
 	mu    sync.Mutex
 	local map[localKey]localView
+
+	loads *mgetBatcher
 }
 
 // localView is a snapshot this process decoded or saved, at keptAt.
@@ -141,7 +143,8 @@ func NewViewCache(rdb redis.UniversalClient, log *slog.Logger) *ViewCache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ViewCache{rdb: rdb, log: log, local: map[localKey]localView{}}
+	return &ViewCache{rdb: rdb, log: log, local: map[localKey]localView{},
+		loads: &mgetBatcher{rdb: rdb, timeout: viewTimeout}}
 }
 
 func generationKey(shopID int64, platformID string) string {
@@ -189,7 +192,8 @@ func (c *ViewCache) Load(ctx context.Context, shopID int64, platformID string) (
 	}
 	opCtx, cancel := context.WithTimeout(ctx, viewTimeout)
 	defer cancel()
-	vals, err := c.rdb.MGet(opCtx, keys...).Result()
+	// Loads arriving together share a pipeline.
+	vals, err := c.loads.mget(opCtx, keys)
 	if err != nil {
 		c.rest(ctx, "load", err)
 		return app.CustomerSnapshot{}, app.ViewTokens{}, false

@@ -400,6 +400,42 @@ func TestProcessCopiesFollowOtherProcessesChanges(t *testing.T) {
 	}
 }
 
+// Loads that arrive together share one pipeline; each gets its own
+// shopper's snapshot.
+func TestConcurrentLoadsGetTheirOwnViews(t *testing.T) {
+	r := newCacheRig(t)
+	const shoppers = 200
+	for i := range shoppers {
+		id := strconv.Itoa(8000 + i)
+		_, tokens, _ := r.cache.Load(r.ctx, r.shop.ID, id)
+		r.cache.Save(r.ctx, r.shop.ID, id, tokens.Customer, app.CustomerSnapshot{
+			Customer: app.Customer{ShopID: r.shop.ID, PlatformID: id, Balance: int64(i)}, ReadAt: r.now})
+	}
+	// A process that has decoded none of them yet, and then has them all.
+	other := store.NewViewCache(r.rdb, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 50 {
+				i := (g*31 + j*7) % shoppers
+				snap, _, hit := other.Load(r.ctx, r.shop.ID, strconv.Itoa(8000+i))
+				if !hit || snap.Customer.Balance != int64(i) {
+					errs <- fmt.Errorf("shopper %d: hit %v, balance %d", 8000+i, hit, snap.Customer.Balance)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
 func TestCacheDownFallsBackToPostgres(t *testing.T) {
 	r := newCacheRig(t)
 	r.accrue(t, "1", "7001", "100.00")
