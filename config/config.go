@@ -244,7 +244,11 @@ func load(getenv func(string) string) (Config, error) {
 		bad("INBOX_RELAY_INTERVAL", "must be a duration of at least 100ms such as 5s")
 		relay = 5 * time.Second
 	}
-	c.Worker = Worker{Concurrency: integer("WORKER_CONCURRENCY", 20, 1, 1000), InboxRelayInterval: relay}
+	// Paid orders waiting for the batch that credits them hold a task slot
+	// but no database connection (DATABASE_MAX_CONNS bounds those), and
+	// the more wait, the larger the batches: 64 credited a third more
+	// orders a second than 20 on the benchmark machine.
+	c.Worker = Worker{Concurrency: integer("WORKER_CONCURRENCY", 64, 1, 1000), InboxRelayInterval: relay}
 
 	c.Mail = Mail{SMTPURL: env("SMTP_URL", ""), From: env("SMTP_FROM", "rewards@localhost"),
 		PerShopPerMinute: integer("MAIL_PER_SHOP_PER_MINUTE", 120, 1, 100000)}

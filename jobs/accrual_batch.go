@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"loyalty/app"
 	"loyalty/platforms/shopify"
 )
@@ -63,8 +65,10 @@ type shopAccruals struct {
 
 // accrual is one task waiting for the batch that credits it.
 type accrual struct {
-	w    Webhook
-	done chan accrualResult // buffered: the runner never waits for a waiter that gave up
+	w Webhook
+	// retried says asynq ran the task before.
+	retried bool
+	done    chan accrualResult // buffered: the runner never waits for a waiter that gave up
 }
 
 type accrualResult struct {
@@ -79,7 +83,8 @@ func newAccrualBatcher(h *Handler) *accrualBatcher {
 // do credits one delivery with the others gathered for its shop and says
 // how it went, as Handler.process does.
 func (b *accrualBatcher) do(ctx context.Context, w Webhook) (outcome, detail string, err error) {
-	a := &accrual{w: w, done: make(chan accrualResult, 1)}
+	retried, _ := asynq.GetRetryCount(ctx)
+	a := &accrual{w: w, retried: retried > 0, done: make(chan accrualResult, 1)}
 	k := shopKey{w.Platform, w.Shop}
 	b.mu.Lock()
 	s := b.shops[k]
@@ -145,14 +150,25 @@ func (h *Handler) accrueBatch(ctx context.Context, batch []*accrual) {
 		}
 	}
 	first := batch[0].w
-	ids := make([]string, len(batch))
-	for i, a := range batch {
-		ids[i] = a.w.DeliveryID
+	// A task run before may have committed its batch and lost only its
+	// acknowledgement: its delivery's verdict says so. A first run is
+	// almost never a repeat (intake drops repeated deliveries), and one
+	// that is finds its order credited already: the ledger's keys and the
+	// order's state make a repeat change nothing, and the first verdict
+	// recorded stands. So only retried tasks cost a look-up.
+	var ids []string
+	for _, a := range batch {
+		if a.retried {
+			ids = append(ids, a.w.DeliveryID)
+		}
 	}
-	statuses, err := h.deliveries.DeliveryStatuses(ctx, first.Platform, first.Shop, ids)
-	if err != nil {
-		retryAll(batch, err)
-		return
+	statuses := map[string]app.DeliveryStatus{}
+	if len(ids) > 0 {
+		var err error
+		if statuses, err = h.deliveries.DeliveryStatuses(ctx, first.Platform, first.Shop, ids); err != nil {
+			retryAll(batch, err)
+			return
+		}
 	}
 	shop, err := h.svc.Shop(ctx, first.Platform, first.Shop)
 	if err != nil || !shop.Active() {

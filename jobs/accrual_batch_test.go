@@ -99,3 +99,26 @@ func TestConcurrentPaidOrdersShareTransactionsAndKeepTheirVerdicts(t *testing.T)
 		t.Errorf("reconcile = %v, %v", d, err)
 	}
 }
+
+// A delivery that intake let through twice (its repeat check lost, say)
+// is credited once whether or not its second run looks the delivery up,
+// and keeps the verdict of its first run.
+func TestRepeatedDeliveryChangesNothing(t *testing.T) {
+	w := newWorker(t, nil)
+	order := testenv.Fixture(t, "shopify/orders_paid.json")
+	w.mustRun(t, "orders/paid", "paid-1", order)
+	first := w.delivery(t, "paid-1")
+	w.mustRun(t, "orders/paid", "paid-1", order)
+	if got := w.env.Balance(t, sampleCustomer); got != 414 {
+		t.Fatalf("balance %d after the delivery ran twice, want 414", got)
+	}
+	w.mustRun(t, "orders/cancelled", "cancel-1", order)
+	w.mustRun(t, "orders/paid", "paid-1", order)
+	if got := w.env.Balance(t, sampleCustomer); got != 0 {
+		t.Fatalf("balance %d after the paid delivery came again after the cancellation, want 0", got)
+	}
+	if again := w.delivery(t, "paid-1"); again.Status != app.DeliveryProcessed || again.Detail != first.Detail {
+		t.Fatalf("delivery after repeats = %s %q, want its first verdict %s %q", again.Status, again.Detail, first.Status, first.Detail)
+	}
+	w.env.Reconciles(t)
+}

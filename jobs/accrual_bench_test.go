@@ -17,8 +17,13 @@ import (
 )
 
 // workerParallelism makes RunParallel run as many goroutines as a worker
-// with WORKER_CONCURRENCY=20 on two cores.
-const workerParallelism = 10
+// with the default WORKER_CONCURRENCY (64) on two cores; floorParallelism
+// as many as the worker's database pool has connections (20), the
+// concurrency the floor does best at.
+const (
+	workerParallelism = 32
+	floorParallelism  = 10
+)
 
 // BenchmarkWorkerAccrual measures what a worker does for one orders/paid
 // delivery, from the task to the recorded delivery: the whole ledger
@@ -62,7 +67,7 @@ func BenchmarkWorkerAccrual(b *testing.B) {
 }
 
 // BenchmarkLedgerFloor is the least crediting an order can cost the
-// database, at the same concurrency: one transaction that appends an entry
+// database, on as many connections as the worker's pool: one transaction that appends an entry
 // under a unique key and moves the balance.
 func BenchmarkLedgerFloor(b *testing.B) {
 	env := testenv.New(b, nil)
@@ -82,7 +87,7 @@ func BenchmarkLedgerFloor(b *testing.B) {
 	}
 	rows.Close()
 	var seq atomic.Int64
-	b.SetParallelism(workerParallelism)
+	b.SetParallelism(floorParallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -88,17 +88,17 @@ func proxyRequest(ctx context.Context, base, shop, customer, clientIP string, no
 
 // dbLimit runs the ledger's core transaction (balance update and ledger
 // insert with a unique idempotency key) on customers of shop in a tight loop
-// with workerConcurrency connections for d, and returns transactions per
+// with limitConns connections for d, and returns transactions per
 // second and how many failed.
 func dbLimit(ctx context.Context, s *stack, shopID int64, customers []int64, d time.Duration) (float64, int64, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	type tally struct{ ok, failed int64 }
-	tallies := make([]tally, workerConcurrency)
-	errc := make(chan error, workerConcurrency)
+	tallies := make([]tally, limitConns)
+	errc := make(chan error, limitConns)
 	run := "limit-" + randomHex(4)
 	start := time.Now()
-	for w := 0; w < workerConcurrency; w++ {
+	for w := 0; w < limitConns; w++ {
 		go func(w int) {
 			var firstErr error
 			defer func() { errc <- firstErr }()
@@ -109,7 +109,7 @@ func dbLimit(ctx context.Context, s *stack, shopID int64, customers []int64, d t
 			}
 			defer conn.Release()
 			for i := 0; ctx.Err() == nil; i++ {
-				customer := customers[(i*workerConcurrency+w)%len(customers)]
+				customer := customers[(i*limitConns+w)%len(customers)]
 				err := pgx.BeginFunc(context.WithoutCancel(ctx), conn, func(tx pgx.Tx) error {
 					var balance int64
 					if err := tx.QueryRow(ctx, `UPDATE customers SET balance = balance + 10, updated_at = now()
@@ -135,7 +135,7 @@ func dbLimit(ctx context.Context, s *stack, shopID int64, customers []int64, d t
 		}(w)
 	}
 	var firstErr error
-	for range workerConcurrency {
+	for range limitConns {
 		if err := <-errc; err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -185,7 +185,7 @@ func (b *bench) accrual(ctx context.Context) error {
 	b.rows = append(b.rows, row{
 		scenario: "2. End-to-end accrual (webhook → ledger)",
 		result:   fmt.Sprintf("%s orders/s (%d orders in %.1f s)", rate(e2e), n, took.Seconds()),
-		beside:   fmt.Sprintf("DB limit %s tx/s (%d conns)", rate(limit), workerConcurrency),
+		beside:   fmt.Sprintf("DB limit %s tx/s (%d conns)", rate(limit), limitConns),
 		ratio:    pct(e2e, limit),
 		target:   ">= 60% of DB limit",
 		verdict:  b.verdict(e2e >= 0.6*limit, fmt.Sprintf("accrual %s orders/s is %s of the database limit %s tx/s (target 60%%)", rate(e2e), pct(e2e, limit), rate(limit))),

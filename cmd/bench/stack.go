@@ -31,9 +31,10 @@ const (
 	shopifySecret = "bench-shopify-secret"
 	// encryptionKey is the test key: the bench stores no real secret.
 	encryptionKey = "746573742d6b65792d6e6f742d666f722d70726f64756374696f6e2d75736521"
-	// workerConcurrency is WORKER_CONCURRENCY of the worker under test, and
-	// the concurrency of the database-limit loop measured beside it.
-	workerConcurrency = 20
+	// limitConns is the concurrency of the database-limit loop: the
+	// worker's pool size (DATABASE_MAX_CONNS, default 20). The worker under
+	// test runs with its default WORKER_CONCURRENCY.
+	limitConns = 20
 	// redisDatabases matches apptest: databases are leased through keys in
 	// database 0, so a bench never shares one with a test run.
 	redisDatabases = 64
@@ -118,7 +119,7 @@ func newStack(ctx context.Context) (*stack, error) {
 		return s, err
 	}
 
-	if s.pool, err = pgxpool.New(ctx, s.dsn+poolSize(workerConcurrency+4)); err != nil {
+	if s.pool, err = pgxpool.New(ctx, s.dsn+poolSize(limitConns+4)); err != nil {
 		return s, err
 	}
 	if s.store, err = openStore(ctx, s.dsn, s.redis); err != nil {
@@ -328,7 +329,6 @@ func (s *stack) start(ctx context.Context, mode string) (*proc, error) {
 		"APP_URL=http://"+addr,
 		"SHOPIFY_API_SECRET="+shopifySecret,
 		"ENCRYPTION_KEY="+encryptionKey,
-		"WORKER_CONCURRENCY="+strconv.Itoa(workerConcurrency),
 		"LOG_LEVEL=warn",
 	)
 	p := &proc{mode: mode, addr: addr, cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
