@@ -2,7 +2,8 @@ package store
 
 import (
 	"context"
-	"strings"
+	"database/sql/driver"
+	"time"
 
 	"loyalty/app"
 )
@@ -10,20 +11,26 @@ import (
 // The statements below do for many orders at once what LockOrder,
 // LockCustomer, Post and SaveOrder do for one: a batch of paid orders costs
 // a handful of round trips instead of four per order.
+//
+// Their rows travel as arrays, one per column, unnested by the statement:
+// the text of each statement is the same whatever the batch's size, so
+// each connection prepares it once and PostgreSQL plans it once, where a
+// VALUES list made a new statement for every size, parsed and planned
+// again (a tenth of the batches' time in the database).
 
-// values builds a VALUES list of n rows of the given placeholders, the
-// first row typed by casts (the later rows take its types).
-func values(n int, firstRow, row string) string {
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-			b.WriteString(row)
-		} else {
-			b.WriteString(firstRow)
-		}
+// array passes a slice as one array parameter: gorm would spread a bare
+// slice into a list of parameters.
+type array[T any] []T
+
+func (a array[T]) Value() (driver.Value, error) { return []T(a), nil }
+
+// column gathers one column of rows as an array parameter.
+func column[R, T any](rows []R, f func(R) T) array[T] {
+	out := make(array[T], len(rows))
+	for i, r := range rows {
+		out[i] = f(r)
 	}
-	return b.String()
+	return out
 }
 
 // LockOrders is LockOrder for several orders, taking their row locks in the
@@ -33,17 +40,13 @@ func (t *ledgerTx) LockOrders(ctx context.Context, shopID int64, platformOrderID
 	if len(platformOrderIDs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 2*len(platformOrderIDs))
-	for i, id := range platformOrderIDs {
-		args = append(args, i, id)
-	}
 	var rows []orderRow
 	// Rows are inserted, and locked, in the order of the list.
 	err := t.db.WithContext(ctx).Raw(`INSERT INTO orders (shop_id, platform_id)
-		SELECT ?, v.platform_id FROM (VALUES `+values(len(platformOrderIDs), "(?::int, ?::text)", "(?, ?)")+`) AS v(ord, platform_id)
+		SELECT ?, v.platform_id FROM unnest(?::text[]) WITH ORDINALITY AS v(platform_id, ord)
 		ORDER BY v.ord
 		ON CONFLICT (shop_id, platform_id) DO UPDATE SET shop_id = EXCLUDED.shop_id
-		RETURNING `+orderColumns+`, xmax = 0 AS inserted`, append([]any{shopID}, args...)...).Scan(&rows).Error
+		RETURNING `+orderColumns+`, xmax = 0 AS inserted`, shopID, array[string](platformOrderIDs)).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -68,22 +71,23 @@ func (t *ledgerTx) LockCustomers(ctx context.Context, shopID int64, refs []app.C
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 6*len(refs))
-	for i, r := range refs {
-		args = append(args, i, r.PlatformID, r.Email, r.FirstName, r.LastName, r.Locale)
-	}
 	var rows []customerRow
 	err := t.db.WithContext(ctx).Raw(`INSERT INTO customers (shop_id, platform_id, email, first_name, last_name, locale)
 		SELECT ?, v.platform_id, v.email, v.first_name, v.last_name, v.locale
-		FROM (VALUES `+values(len(refs), "(?::int, ?::text, ?::text, ?::text, ?::text, ?::text)", "(?, ?, ?, ?, ?, ?)")+`)
-			AS v(ord, platform_id, email, first_name, last_name, locale)
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY
+			AS v(platform_id, email, first_name, last_name, locale, ord)
 		ORDER BY v.ord
 		ON CONFLICT (shop_id, platform_id) DO UPDATE SET
 			email = COALESCE(NULLIF(EXCLUDED.email, ''), customers.email),
 			first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), customers.first_name),
 			last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), customers.last_name),
 			locale = COALESCE(NULLIF(EXCLUDED.locale, ''), customers.locale)
-		RETURNING `+customerColumns, append([]any{shopID}, args...)...).Scan(&rows).Error
+		RETURNING `+customerColumns, shopID,
+		column(refs, func(r app.CustomerRef) string { return r.PlatformID }),
+		column(refs, func(r app.CustomerRef) string { return r.Email }),
+		column(refs, func(r app.CustomerRef) string { return r.FirstName }),
+		column(refs, func(r app.CustomerRef) string { return r.LastName }),
+		column(refs, func(r app.CustomerRef) string { return r.Locale })).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -114,20 +118,26 @@ func (t *ledgerTx) PostCredits(ctx context.Context, ps []app.Posting) (map[strin
 		return nil, nil
 	}
 	at := ps[0].At
-	args := make([]any, 0, 8*len(ps)+5)
 	for _, p := range ps {
 		if p.Points <= 0 || !p.At.Equal(at) {
 			return nil, app.Errorf(app.EInternal, "PostCredits takes credits made at one time")
 		}
-		args = append(args, p.CustomerID, nullID(p.OrderID), p.Points, p.IdempotencyKey, p.Cause.OrderID,
-			p.AvailableAt, p.ExpiresAt, p.AvailableAt.After(p.At))
 	}
 	shopID := ps[0].ShopID
-	args = append(args, at, shopID, shopID, at, at)
+	args := []any{
+		column(ps, func(p app.Posting) int64 { return p.CustomerID }),
+		column(ps, func(p app.Posting) *int64 { return nullID(p.OrderID) }),
+		column(ps, func(p app.Posting) int64 { return p.Points }),
+		column(ps, func(p app.Posting) string { return p.IdempotencyKey }),
+		column(ps, func(p app.Posting) string { return p.Cause.OrderID }),
+		column(ps, func(p app.Posting) time.Time { return p.AvailableAt }),
+		column(ps, func(p app.Posting) *time.Time { return p.ExpiresAt }),
+		column(ps, func(p app.Posting) bool { return p.AvailableAt.After(p.At) }),
+		at, shopID, shopID, at, at}
 	var rows []entryRow
-	err := t.db.WithContext(ctx).Raw(`WITH v (customer_id, order_id, points, key, cause_order, available_at, expires_at, pending) AS (
-			VALUES `+values(len(ps), "(?::bigint, ?::bigint, ?::bigint, ?::text, ?::text, ?::timestamptz, ?::timestamptz, ?::boolean)",
-		"(?, ?, ?, ?, ?, ?, ?, ?)")+`
+	err := t.db.WithContext(ctx).Raw(`WITH v AS (
+			SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::boolean[])
+				AS v(customer_id, order_id, points, key, cause_order, available_at, expires_at, pending)
 		), b AS (
 			UPDATE customers c SET balance = c.balance + CASE WHEN v.pending THEN 0 ELSE v.points END,
 				pending = c.pending + CASE WHEN v.pending THEN v.points ELSE 0 END,
@@ -165,20 +175,31 @@ func (t *ledgerTx) SaveOrders(ctx context.Context, os []app.Order) error {
 	if len(os) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 17*len(os))
-	for _, o := range os {
-		args = append(args, o.ID, nullID(o.CustomerID), o.Name, string(o.Status), o.Currency, int64(o.Eligible),
-			int64(o.Refunded), int64(o.EarnRate), o.TaxesIncluded, o.PointsEarned, o.PointsReversed, o.SkipReason,
-			o.PaidAt, o.CancelledAt, int64(o.RewardPart), o.PlatformUpdatedAt, o.Reinstated)
-	}
+	args := []any{
+		column(os, func(o app.Order) int64 { return o.ID }),
+		column(os, func(o app.Order) *int64 { return nullID(o.CustomerID) }),
+		column(os, func(o app.Order) string { return o.Name }),
+		column(os, func(o app.Order) string { return string(o.Status) }),
+		column(os, func(o app.Order) string { return o.Currency }),
+		column(os, func(o app.Order) int64 { return int64(o.Eligible) }),
+		column(os, func(o app.Order) int64 { return int64(o.Refunded) }),
+		column(os, func(o app.Order) int64 { return int64(o.EarnRate) }),
+		column(os, func(o app.Order) bool { return o.TaxesIncluded }),
+		column(os, func(o app.Order) int64 { return o.PointsEarned }),
+		column(os, func(o app.Order) int64 { return o.PointsReversed }),
+		column(os, func(o app.Order) string { return o.SkipReason }),
+		column(os, func(o app.Order) *time.Time { return o.PaidAt }),
+		column(os, func(o app.Order) *time.Time { return o.CancelledAt }),
+		column(os, func(o app.Order) int64 { return int64(o.RewardPart) }),
+		column(os, func(o app.Order) *time.Time { return o.PlatformUpdatedAt }),
+		column(os, func(o app.Order) int64 { return int64(o.Reinstated) })}
 	// A paid order is activity (for expiry by inactivity) even when it
 	// earned nothing, as in SaveOrder.
-	return translate(t.db.WithContext(ctx).Exec(`WITH v (id, customer_id, name, status, currency, eligible, refunded,
-			earn_rate, taxes_included, points_earned, points_reversed, skip_reason, paid_at, cancelled_at, reward_part,
-			platform_updated_at, reinstated) AS (
-			VALUES `+values(len(os), "(?::bigint, ?::bigint, ?::text, ?::text, ?::text, ?::bigint, ?::bigint, ?::bigint, ?::boolean, "+
-		"?::bigint, ?::bigint, ?::text, ?::timestamptz, ?::timestamptz, ?::bigint, ?::timestamptz, ?::int)",
-		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")+`
+	return translate(t.db.WithContext(ctx).Exec(`WITH v AS (
+			SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],
+				?::boolean[], ?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::timestamptz[], ?::int[])
+				AS v(id, customer_id, name, status, currency, eligible, refunded, earn_rate, taxes_included, points_earned,
+					points_reversed, skip_reason, paid_at, cancelled_at, reward_part, platform_updated_at, reinstated)
 		), saved AS (
 			UPDATE orders o SET customer_id = v.customer_id, name = v.name, status = v.status, currency = v.currency,
 				eligible = v.eligible, refunded = v.refunded, earn_rate = v.earn_rate, taxes_included = v.taxes_included,

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -144,37 +143,45 @@ func (t *ledgerTx) RecordDeliveries(ctx context.Context, ds []app.WebhookDeliver
 func recordDeliveries(db *gorm.DB, ds []app.WebhookDelivery) error {
 	type key struct{ platform, shop, id string }
 	seen := make(map[key]bool, len(ds))
-	var values strings.Builder
-	args := make([]any, 0, 8*len(ds))
+	unique := make([]app.WebhookDelivery, 0, len(ds))
 	for _, d := range ds {
 		k := key{string(d.Platform), d.ShopDomain, d.DeliveryID}
-		if seen[k] {
-			continue
+		if !seen[k] {
+			seen[k] = true
+			unique = append(unique, d)
 		}
-		seen[k] = true
-		var payload []byte
-		if d.Status == app.DeliveryFailed {
-			payload = d.Payload
-		}
-		if values.Len() > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz, now())")
-		args = append(args, d.Platform, d.ShopDomain, d.DeliveryID, d.Topic, string(d.Status), d.Detail, payload,
-			d.ReceivedAt, optionalTime(d.TriggeredAt))
 	}
-	if len(args) == 0 {
+	if len(unique) == 0 {
 		return nil
 	}
+	// One array per column (see batch.go): one statement text whatever
+	// the number of deliveries.
 	return translate(db.Exec(`INSERT INTO webhook_deliveries (platform, shop_domain, delivery_id,
 			topic, status, detail, payload, received_at, triggered_at, processed_at)
-		VALUES `+values.String()+`
+		SELECT v.platform, v.shop_domain, v.delivery_id, v.topic, v.status, v.detail, v.payload, v.received_at, v.triggered_at, now()
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::timestamptz[], ?::timestamptz[])
+			AS v(platform, shop_domain, delivery_id, topic, status, detail, payload, received_at, triggered_at)
 		ON CONFLICT (platform, shop_domain, delivery_id) DO UPDATE SET status = EXCLUDED.status,
 			detail = EXCLUDED.detail, payload = EXCLUDED.payload, processed_at = now()
 		-- a finished delivery keeps its first verdict: a concurrent second run
 		-- of the same delivery finds it applied and must not relabel it
 		WHERE webhook_deliveries.status IN ('inbox', 'queued')
-		   OR (EXCLUDED.status = 'failed' AND webhook_deliveries.status = 'failed')`, args...).Error)
+		   OR (EXCLUDED.status = 'failed' AND webhook_deliveries.status = 'failed')`,
+		column(unique, func(d app.WebhookDelivery) string { return string(d.Platform) }),
+		column(unique, func(d app.WebhookDelivery) string { return d.ShopDomain }),
+		column(unique, func(d app.WebhookDelivery) string { return d.DeliveryID }),
+		column(unique, func(d app.WebhookDelivery) string { return d.Topic }),
+		column(unique, func(d app.WebhookDelivery) string { return string(d.Status) }),
+		column(unique, func(d app.WebhookDelivery) string { return d.Detail }),
+		column(unique, func(d app.WebhookDelivery) []byte {
+			// The payload is kept only for failed deliveries.
+			if d.Status == app.DeliveryFailed {
+				return d.Payload
+			}
+			return nil
+		}),
+		column(unique, func(d app.WebhookDelivery) time.Time { return d.ReceivedAt }),
+		column(unique, func(d app.WebhookDelivery) *time.Time { return optionalTime(d.TriggeredAt) })).Error)
 }
 
 // Deliveries lists a shop's latest deliveries with the given status (all

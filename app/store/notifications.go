@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -91,37 +90,47 @@ func addNotifications(db *gorm.DB, ns []app.Notification) ([]app.Notification, e
 	if len(ns) == 0 {
 		return nil, nil
 	}
-	var values strings.Builder
-	args := make([]any, 0, 10*len(ns))
+	data := make(array[string], len(ns))
+	created := make(array[time.Time], len(ns))
 	for i, n := range ns {
 		d := noticeData{Points: n.Notice.Points, Code: n.Notice.Code, RewardName: n.Notice.RewardName}
 		if !n.Notice.On.IsZero() {
 			on := n.Notice.On
 			d.On = &on
 		}
-		data, err := json.Marshal(d)
+		raw, err := json.Marshal(d)
 		if err != nil {
 			return nil, fmt.Errorf("encode notice: %w", err)
 		}
+		data[i], created[i] = string(raw), n.CreatedAt
 		if n.CreatedAt.IsZero() {
-			n.CreatedAt = time.Now()
+			created[i] = time.Now()
 		}
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(?::bigint, ?::bigint, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::timestamptz)")
-		args = append(args, n.ShopID, n.CustomerID, string(n.Notice.Kind), n.Notice.Key, string(data), n.Email, n.Locale,
-			string(n.Status), n.LastError, n.CreatedAt)
 	}
 	var rows []notificationRow
+	// One array per column (see batch.go): one statement text whatever
+	// the number of messages.
 	if err := db.Raw(`WITH n AS (
 			INSERT INTO notifications (shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
-			VALUES `+values.String()+` ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns+`
+			SELECT v.shop_id, v.customer_id, v.kind, v.key, v.data::jsonb, v.email, v.locale, v.status, v.last_error, v.created_at
+			FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+				AS v(shop_id, customer_id, kind, key, data, email, locale, status, last_error, created_at)
+			ON CONFLICT (shop_id, key) DO NOTHING RETURNING `+notificationColumns+`
 		), a AS (
 			INSERT INTO notification_attempts (notification_id, at, status, detail)
 			SELECT id, created_at, 'skipped', last_error FROM n WHERE status = 'skipped'
 		)
-		SELECT * FROM n`, args...).Scan(&rows).Error; err != nil {
+		SELECT * FROM n`,
+		column(ns, func(n app.Notification) int64 { return n.ShopID }),
+		column(ns, func(n app.Notification) int64 { return n.CustomerID }),
+		column(ns, func(n app.Notification) string { return string(n.Notice.Kind) }),
+		column(ns, func(n app.Notification) string { return n.Notice.Key }),
+		data,
+		column(ns, func(n app.Notification) string { return n.Email }),
+		column(ns, func(n app.Notification) string { return n.Locale }),
+		column(ns, func(n app.Notification) string { return string(n.Status) }),
+		column(ns, func(n app.Notification) string { return n.LastError }),
+		created).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	out := make([]app.Notification, len(rows))
