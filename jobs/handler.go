@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,8 +102,8 @@ var appliers = map[app.Platform]map[string]apply{
 
 // ProcessWebhook applies one webhook delivery to the ledger.
 func (h *Handler) ProcessWebhook(ctx context.Context, t *asynq.Task) error {
-	var w Webhook
-	if err := json.Unmarshal(t.Payload(), &w); err != nil {
+	w, err := DecodeWebhook(t.Payload())
+	if err != nil {
 		h.metrics.jobs.WithLabelValues(t.Type(), "failed").Inc()
 		return fmt.Errorf("decode task payload: %v: %w", err, asynq.SkipRetry)
 	}
@@ -113,7 +112,6 @@ func (h *Handler) ProcessWebhook(ctx context.Context, t *asynq.Task) error {
 		h.metrics.queueLatency.WithLabelValues(t.Type()).Observe(h.now().Sub(w.ReceivedAt).Seconds())
 	}
 	var outcome, detail string
-	var err error
 	if _, batched := batchedTopics[w.Platform][w.Topic]; batched {
 		outcome, detail, err = h.accruals.do(ctx, w)
 	} else {
@@ -241,8 +239,8 @@ func describe(out app.Outcome) string {
 // later); writing the body back would undo the redaction. Nor is the body
 // kept for a shop that is no longer there: it was erased.
 func (h *Handler) Archived(ctx context.Context, t *asynq.Task, cause error) {
-	var w Webhook
-	if json.Unmarshal(t.Payload(), &w) != nil || w.DeliveryID == "" {
+	w, err := DecodeWebhook(t.Payload())
+	if err != nil || w.DeliveryID == "" {
 		return
 	}
 	status, err := h.deliveries.DeliveryStatus(ctx, w.Platform, w.Shop, w.DeliveryID)

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -104,9 +103,11 @@ func (h *Handler) purgeQueued(ctx context.Context, w Webhook, out app.Outcome) e
 				return err
 			}
 			for _, t := range tasks {
-				var p Webhook
-				if t.ID == self || !webhookTypes[t.Type] || json.Unmarshal(t.Payload, &p) != nil ||
-					p.Platform != w.Platform || p.Shop != w.Shop || len(p.Body) == 0 || !names(p) {
+				if t.ID == self || !webhookTypes[t.Type] {
+					continue
+				}
+				p, err := DecodeWebhook(t.Payload)
+				if err != nil || p.Platform != w.Platform || p.Shop != w.Shop || len(p.Body) == 0 || !names(p) {
 					continue
 				}
 				if err := h.inspector.DeleteTask(queue, t.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {

@@ -374,8 +374,7 @@ func queuedDeliveries(t *testing.T, env *testenv.Env) map[string]asynq.TaskState
 				t.Fatal(err)
 			}
 			for _, task := range tasks {
-				var w jobs.Webhook
-				if json.Unmarshal(task.Payload, &w) == nil {
+				if w, err := jobs.DecodeWebhook(task.Payload); err == nil {
 					out[w.Shop+" "+w.DeliveryID] = task.State
 				}
 			}
