@@ -41,11 +41,11 @@ func run(ctx context.Context) int {
 	duration := flag.Duration("duration", 15*time.Second, "length of each load phase")
 	quick := flag.Bool("quick", false, "smoke run: 3 s phases, 50k lots, growth to 200k rows")
 	out := flag.String("out", "BENCHMARKS.md", "where to write the report (empty: nowhere)")
-	orders := flag.Int("orders", 0, "orders sent end to end (default 5000; -quick 1000)")
+	orders := flag.Int("orders", 0, "orders sent end to end (default 15000; -quick 1000)")
 	only := flag.String("only", "", "run only these scenarios, comma-separated: intake,accrual,widget,expiry,growth")
 	flag.Parse()
 
-	sz := sizes{duration: *duration, warmUp: 2 * time.Second, orders: 5000, widgetShops: 128, widgetPerShop: 50,
+	sz := sizes{duration: *duration, warmUp: 2 * time.Second, orders: 15000, widgetShops: 128, widgetPerShop: 50,
 		lots: 1_000_000, growth: []int{0, 1_000_000, 10_000_000}, growthOrders: 2000, growthPeople: 100_000}
 	if *quick {
 		sz = sizes{duration: 3 * time.Second, warmUp: 500 * time.Millisecond, orders: 1000, widgetShops: 16, widgetPerShop: 25,
