@@ -46,7 +46,7 @@ type Webhook struct {
 	DeliveryID  string       `json:"delivery_id"`
 	ReceivedAt  time.Time    `json:"received_at"`
 	TriggeredAt time.Time    `json:"triggered_at,omitzero"`
-	Body        []byte       `json:"body"`
+	Body        []byte       `json:"body,omitempty"`
 }
 
 // A webhook task's payload is webhookFormat, the delivery's description as
@@ -57,19 +57,10 @@ type Webhook struct {
 // (the whole Webhook as JSON) still decode.
 const webhookFormat = "webhook/2\n"
 
-// webhookHead is a Webhook without its body.
-type webhookHead struct {
-	Platform    app.Platform `json:"platform"`
-	Shop        string       `json:"shop"`
-	Topic       string       `json:"topic"`
-	DeliveryID  string       `json:"delivery_id"`
-	ReceivedAt  time.Time    `json:"received_at"`
-	TriggeredAt time.Time    `json:"triggered_at,omitzero"`
-}
-
 func encodeWebhook(w Webhook) ([]byte, error) {
-	head, err := json.Marshal(webhookHead{Platform: w.Platform, Shop: w.Shop, Topic: w.Topic, DeliveryID: w.DeliveryID,
-		ReceivedAt: w.ReceivedAt, TriggeredAt: w.TriggeredAt})
+	body := w.Body
+	w.Body = nil // the head: omitted when empty
+	head, err := json.Marshal(w)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +68,7 @@ func encodeWebhook(w Webhook) ([]byte, error) {
 	payload = append(payload, webhookFormat...)
 	payload = append(payload, head...)
 	payload = append(payload, '\n')
-	return append(payload, w.Body...), nil
+	return append(payload, body...), nil
 }
 
 // DecodeWebhook reads the delivery a webhook task carries.
@@ -92,12 +83,12 @@ func DecodeWebhook(payload []byte) (Webhook, error) {
 	if !ok {
 		return Webhook{}, errors.New("webhook task payload: no body")
 	}
-	var h webhookHead
-	if err := json.Unmarshal(line, &h); err != nil {
+	var w Webhook
+	if err := json.Unmarshal(line, &w); err != nil {
 		return Webhook{}, err
 	}
-	return Webhook{Platform: h.Platform, Shop: h.Shop, Topic: h.Topic, DeliveryID: h.DeliveryID,
-		ReceivedAt: h.ReceivedAt, TriggeredAt: h.TriggeredAt, Body: body}, nil
+	w.Body = body
+	return w, nil
 }
 
 // route says which task type and queue a platform topic goes to.
