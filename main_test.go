@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -492,5 +493,30 @@ func TestRewardsAndRedeemCommands(t *testing.T) {
 	}
 	if got := balanceInPostgres(t, env.Store.SQL(), "c1"); got != 550 {
 		t.Fatalf("balance = %d, want 550", got)
+	}
+}
+
+// The servers collect garbage less often than Go's default, unless GOGC
+// says otherwise.
+func TestServersCollectGarbageLessOftenUnlessGOGCSays(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	tests := []struct {
+		gogc string
+		want int
+	}{
+		{"", serverGCPercent},
+		{"100", 100},
+		{"off", 100}, // the runtime read GOGC at start; the app leaves it be
+	}
+	for _, tt := range tests {
+		t.Run("GOGC="+tt.gogc, func(t *testing.T) {
+			t.Setenv("GOGC", tt.gogc)
+			debug.SetGCPercent(100)
+			collectGarbageLessOften()
+			if got := debug.SetGCPercent(100); got != tt.want {
+				t.Fatalf("GC percent %d, want %d", got, tt.want)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -31,6 +32,12 @@ func step(format string, args ...any) {
 }
 
 func main() {
+	// The load generator allocates as fast as the servers it drives and
+	// shares their two cores: it collects garbage as rarely as they do
+	// (see serverGCPercent in the app's main.go).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx)
 	stop()
@@ -197,7 +204,8 @@ func (b *bench) report(m machine, quick bool, took time.Duration) report {
 
 - The load generator is internal/loadgen: one process, %d connections with keep-alive, each sending its next request as soon as
   the last is answered; latencies are per request, percentiles exact (nearest rank). Time-out 5 s (Shopify's). It runs on the
-  same machine as the app, PostgreSQL and Redis, and takes its share of the CPUs.
+  same machine as the app, PostgreSQL and Redis, and takes its share of the CPUs. It runs, like the app's processes, with
+  GOGC 400 unless GOGC is set.
 - 1: `+"`loyalty serve`"+` alone (no worker) takes signed orders/paid deliveries of one sample order, each with a unique
   X-Shopify-Webhook-Id. The floor is a bare net/http handler in the bench process that only verifies the HMAC and enqueues the
   body with asynq to the same Redis. Each is warmed up for %s, then loaded for %s. Every acknowledged delivery is checked to be
