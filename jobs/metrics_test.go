@@ -48,12 +48,7 @@ func value(m *dto.Metric) float64 {
 }
 
 func TestQueueCollector(t *testing.T) {
-	opt, err := redis.ParseURL(apptest.NewRedis(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := apptest.NewRedisClient(t)
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	enqueue := func(task *asynq.Task, opts ...asynq.Option) {

@@ -136,23 +136,12 @@ func settle(t *testing.T, rdb redis.UniversalClient) {
 	t.Fatal("the queue did not settle in 10s")
 }
 
-func newRedis(t *testing.T) redis.UniversalClient {
-	t.Helper()
-	opt, err := redis.ParseURL(apptest.NewRedis(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 func TestScheduleRunsEachPeriodOnce(t *testing.T) {
 	noon := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 
 	t.Run("two processes enqueue the same period, late or not: it runs once", func(t *testing.T) {
-		rdb := newRedis(t)
+		rdb := apptest.NewRedisClient(t)
 		c := &ticks{runs: map[string]int{}}
 		a := startProcess(t, rdb, "@hourly", nil, c)
 		b := startProcess(t, rdb, "@hourly", nil, c)
@@ -189,7 +178,7 @@ func TestScheduleRunsEachPeriodOnce(t *testing.T) {
 	})
 
 	t.Run("a period enqueued again once asynq forgot it is dropped by the workers", func(t *testing.T) {
-		rdb := newRedis(t)
+		rdb := apptest.NewRedisClient(t)
 		c := &ticks{runs: map[string]int{}}
 		a := startProcess(t, rdb, "@hourly", nil, c)
 		id := PeriodTaskID("test:tick", noon)
@@ -212,7 +201,7 @@ func TestScheduleRunsEachPeriodOnce(t *testing.T) {
 	})
 
 	t.Run("a run that fails is retried until it succeeds, and counts as the period's run", func(t *testing.T) {
-		rdb := newRedis(t)
+		rdb := apptest.NewRedisClient(t)
 		id := PeriodTaskID("test:tick", noon)
 		c := &ticks{runs: map[string]int{}, fail: map[string]int{id: 2}}
 		a := startProcess(t, rdb, "@hourly", nil, c)
@@ -227,7 +216,7 @@ func TestScheduleRunsEachPeriodOnce(t *testing.T) {
 	})
 
 	t.Run("two schedules running side by side enqueue every period once", func(t *testing.T) {
-		rdb := newRedis(t)
+		rdb := apptest.NewRedisClient(t)
 		c := &ticks{runs: map[string]int{}}
 		run, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup

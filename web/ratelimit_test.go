@@ -19,18 +19,6 @@ import (
 
 const limitedShop = "shopify:acme.myshopify.com"
 
-// testRedis is a Redis database of the test's own, flushed.
-func testRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(apptest.NewRedis(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 // testClock is a clock the test moves; the processes of one test share it.
 type testClock struct{ at time.Time }
 
@@ -65,7 +53,7 @@ func ask(t testing.TB, l *RateLimiter, ip string) int {
 }
 
 func TestRateLimiterRefusesPastItsLimits(t *testing.T) {
-	rdb := testRedis(t)
+	rdb := apptest.NewRedisClient(t)
 	cases := []struct {
 		name               string
 		perShop, perClient int64
@@ -101,7 +89,7 @@ func TestRateLimiterRefusesPastItsLimits(t *testing.T) {
 }
 
 func TestSharedRateLimiterSharesCountsBetweenProcesses(t *testing.T) {
-	rdb := testRedis(t)
+	rdb := apptest.NewRedisClient(t)
 	clock := newTestClock()
 	process := func(every time.Duration) *RateLimiter {
 		return &RateLimiter{Redis: rdb, PerShop: 1000, PerClient: 3, Window: time.Minute, ShareEvery: every, now: clock.now}
@@ -172,7 +160,7 @@ func TestSharedRateLimiterSharesCountsBetweenProcesses(t *testing.T) {
 }
 
 func TestSharedRateLimiterStartsEachWindowFromZero(t *testing.T) {
-	rdb := testRedis(t)
+	rdb := apptest.NewRedisClient(t)
 	clock := newTestClock()
 	l := &RateLimiter{Redis: rdb, PerShop: 1000, PerClient: 2, Window: time.Minute, ShareEvery: time.Millisecond, now: clock.now}
 	for i, want := range []int{200, 200, 429} {
@@ -195,7 +183,7 @@ func TestSharedRateLimiterStartsEachWindowFromZero(t *testing.T) {
 }
 
 func TestSharedRateLimiterCountsClientsPastItsCapInRedis(t *testing.T) {
-	rdb := testRedis(t)
+	rdb := apptest.NewRedisClient(t)
 	clock := newTestClock()
 	// Room for the shop's counter and one client's.
 	l := &RateLimiter{Redis: rdb, PerShop: 1000, PerClient: 1, Window: time.Minute, ShareEvery: time.Hour, now: clock.now, maxCounters: 2}
@@ -261,7 +249,7 @@ func TestRateLimiterPassesWhenRedisIsUnreachable(t *testing.T) {
 // BenchmarkRateLimiterShared is the widget's limiter under parallel
 // requests from many clients, against counting every request in Redis.
 func BenchmarkRateLimiterShared(b *testing.B) {
-	rdb := testRedis(b)
+	rdb := apptest.NewRedisClient(b)
 	for _, mode := range []struct {
 		name  string
 		every time.Duration

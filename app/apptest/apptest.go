@@ -196,6 +196,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// NewRedisClient gives the test a Redis database of its own, empty, and a
+// client of it, closed with the test.
+func NewRedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(NewRedis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
 // NewRedis gives the test a Redis database of its own, empty, and returns
 // its URL. Databases are leased through keys in database 0, so test packages
 // running in parallel never share one; the lease ends with the test.

@@ -34,12 +34,7 @@ type cacheRig struct {
 func newCacheRig(t testing.TB) *cacheRig {
 	t.Helper()
 	st, _ := apptest.NewDB(t)
-	opt, err := redis.ParseURL(apptest.NewRedis(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := apptest.NewRedisClient(t)
 	r := &cacheRig{ctx: context.Background(), store: st, rdb: rdb, cache: store.NewViewCache(rdb, nil),
 		now: time.Now().UTC().Truncate(time.Second)}
 	st.OnLedgerChange(r.cache.Invalidate)
@@ -48,6 +43,7 @@ func newCacheRig(t testing.TB) *cacheRig {
 	r.later = app.NewService(st, func() time.Time { return r.now.Add(48 * time.Hour) })
 	prog := app.DefaultProgram(0)
 	prog.SignupBonus, prog.ExpiryDays = 50, 60
+	var err error
 	if r.shop, err = r.svc.AddShop(r.ctx, app.Shop{Platform: app.Shopify, Domain: "cache.myshopify.com", Currency: "USD"}, &prog); err != nil {
 		t.Fatal(err)
 	}
