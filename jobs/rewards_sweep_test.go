@@ -12,16 +12,30 @@ import (
 	"loyalty/internal/testenv"
 )
 
-func TestPendingRedemptionsAreQueuedBySweep(t *testing.T) {
-	env := testenv.New(t, nil)
+// pendingRedemption makes a shopper with points redeem a 5.00 reward with
+// no queue at hand: the redemption waits for its code.
+func pendingRedemption(t *testing.T, env *testenv.Env) app.Redemption {
+	t.Helper()
 	ctx := context.Background()
-	env.Service.AccrueOrder(ctx, env.Shop, app.OrderPaid{OrderID: "1", Customer: &app.CustomerRef{PlatformID: "c1"}, Subtotal: app.MustAmount("900")})
-	reward, _ := env.Service.AddReward(ctx, env.Shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.00"), Active: true})
-	// Redeemed while the queue was unreachable: nothing was queued.
+	if _, err := env.Service.AccrueOrder(ctx, env.Shop, app.OrderPaid{OrderID: "1", Customer: &app.CustomerRef{PlatformID: "c1"}, Subtotal: app.MustAmount("900")}); err != nil {
+		t.Fatal(err)
+	}
+	reward, err := env.Service.AddReward(ctx, env.Shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.00"), Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := env.Service.Redeem(ctx, env.Shop, app.RedeemRequest{CustomerID: "c1", RewardID: reward.ID, IdempotencyKey: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestPendingRedemptionsAreQueuedBySweep(t *testing.T) {
+	env := testenv.New(t, nil)
+	ctx := context.Background()
+	// Redeemed while the queue was unreachable: nothing was queued.
+	r := pendingRedemption(t, env)
 	h := NewHandler(env.Service, env.Store, env.Log, nil).WithQueue(asynq.NewClientFromRedisClient(env.Redis))
 	inspect := asynq.NewInspectorFromRedisClient(env.Redis)
 	queued := func() int {
@@ -56,12 +70,7 @@ func TestPendingRedemptionsAreQueuedBySweep(t *testing.T) {
 func TestARedemptionWhoseTaskGaveUpIsQueuedAgain(t *testing.T) {
 	env := testenv.New(t, nil)
 	ctx := context.Background()
-	env.Service.AccrueOrder(ctx, env.Shop, app.OrderPaid{OrderID: "1", Customer: &app.CustomerRef{PlatformID: "c1"}, Subtotal: app.MustAmount("900")})
-	reward, _ := env.Service.AddReward(ctx, env.Shop, app.Reward{Name: "5.00 off", Kind: app.RewardFixed, Points: 500, Amount: app.MustAmount("5.00"), Active: true})
-	r, err := env.Service.Redeem(ctx, env.Shop, app.RedeemRequest{CustomerID: "c1", RewardID: reward.ID, IdempotencyKey: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := pendingRedemption(t, env)
 	queue := asynq.NewClientFromRedisClient(env.Redis)
 	inspect := asynq.NewInspectorFromRedisClient(env.Redis)
 	if _, err := queue.EnqueueContext(ctx, NewIssueCodeTask(env.Shop, r.ID)); err != nil {

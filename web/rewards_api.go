@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -95,12 +96,17 @@ func (s *Server) redeemForCustomer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.deps.Codes != nil && r.Status == app.RedemptionPending {
-		// Best effort: the workers' sweep of pending redemptions makes the
-		// code within a minute if it cannot be queued now.
-		s.deps.Codes(c.Request().Context(), shop, r.ID)
-	}
+	s.queueCode(c.Request().Context(), shop, r)
 	return c.JSON(http.StatusCreated, redemptionOut(r))
+}
+
+// queueCode asks the workers for a pending redemption's code. Best
+// effort: their sweep of pending redemptions makes the code within a
+// minute if it cannot be queued now.
+func (s *Server) queueCode(ctx context.Context, shop app.Shop, r app.Redemption) {
+	if s.deps.Codes != nil && r.Status == app.RedemptionPending {
+		s.deps.Codes(ctx, shop, r.ID)
+	}
 }
 
 func (s *Server) customerRedemptions(c echo.Context) error {
@@ -137,11 +143,7 @@ func (s *Server) apiRedeem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.deps.Codes != nil && r.Status == app.RedemptionPending {
-		// Best effort, as for the embedded admin: the sweep of pending
-		// redemptions makes the code if it cannot be queued now.
-		s.deps.Codes(c.Request().Context(), shop, r.ID)
-	}
+	s.queueCode(c.Request().Context(), shop, r)
 	return c.JSON(http.StatusCreated, redemptionOut(r))
 }
 

@@ -182,9 +182,7 @@ func (s *Server) widgetRedeem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Status == app.RedemptionPending && s.deps.Codes != nil {
-		s.deps.Codes(ctx, who.shop, r.ID)
-	}
+	s.queueCode(ctx, who.shop, r)
 	customer, err := s.deps.Service.Balance(ctx, who.shop, who.customerID)
 	if err != nil {
 		return err
