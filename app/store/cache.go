@@ -71,6 +71,8 @@ type ViewCache struct {
 	local map[localKey]localView
 
 	loads *mgetBatcher
+	// now is time.Now; tests move it.
+	now func() time.Time
 }
 
 // localView is a snapshot this process decoded or saved, at keptAt.
@@ -144,7 +146,7 @@ func NewViewCache(rdb redis.UniversalClient, log *slog.Logger) *ViewCache {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &ViewCache{rdb: rdb, log: log, local: map[localKey]localView{},
-		loads: &mgetBatcher{rdb: rdb, timeout: viewTimeout}}
+		loads: &mgetBatcher{rdb: rdb, timeout: viewTimeout}, now: time.Now}
 }
 
 func generationKey(shopID int64, platformID string) string {
@@ -207,7 +209,7 @@ func (c *ViewCache) Load(ctx context.Context, shopID int64, platformID string) (
 	tokens.Customer = app.ViewToken(tokenPrefix + gen)
 	// A copy stands in for the shared snapshot for no longer than a shared
 	// one lives (viewTTL), the safety net for a lost invalidation.
-	if haveMine && gen != "" && mine.Generation == gen && time.Since(mine.keptAt) < viewTTL {
+	if haveMine && gen != "" && mine.Generation == gen && c.now().Sub(mine.keptAt) < viewTTL {
 		return mine.Snapshot, tokens, true
 	}
 	var raw string
@@ -243,7 +245,7 @@ func (c *ViewCache) keep(key localKey, v cachedView) {
 	if len(c.local) >= maxLocalViews {
 		clear(c.local)
 	}
-	c.local[key] = localView{cachedView: v, keptAt: time.Now()}
+	c.local[key] = localView{cachedView: v, keptAt: c.now()}
 }
 
 // saveView writes the snapshot only if the generation is the one the read

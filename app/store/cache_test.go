@@ -432,6 +432,32 @@ func TestConcurrentLoadsGetTheirOwnViews(t *testing.T) {
 	}
 }
 
+// A process's copy stands in for the shared snapshot no longer than the
+// shared one lives, the safety net for an invalidation that never reached
+// Redis.
+func TestProcessCopyLivesNoLongerThanTheSharedView(t *testing.T) {
+	r := newCacheRig(t)
+	r.accrue(t, "1", "7001", "100.00")
+	clock := time.Now()
+	store.SetViewCacheClock(r.cache, func() time.Time { return clock })
+	r.view(t, "7001") // read from PostgreSQL, saved, kept
+	if !r.cached("7001") {
+		t.Fatal("the view was not kept")
+	}
+	// The shared snapshot expires (its TTL), the generation stays: no
+	// change was announced.
+	if err := r.rdb.Del(r.ctx, "loyalty:view:"+store.ViewSchema()+":"+strconv.FormatInt(r.shop.ID, 10)+":7001").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.cached("7001") {
+		t.Fatal("a fresh copy was not used while the generation stood")
+	}
+	clock = clock.Add(11 * time.Minute)
+	if r.cached("7001") {
+		t.Fatal("a copy older than a shared view may live was served")
+	}
+}
+
 func TestCacheDownFallsBackToPostgres(t *testing.T) {
 	r := newCacheRig(t)
 	r.accrue(t, "1", "7001", "100.00")
