@@ -17,11 +17,11 @@ import (
 )
 
 // workerParallelism makes RunParallel run as many goroutines as a worker
-// with the default WORKER_CONCURRENCY (64) on two cores; floorParallelism
+// with the default WORKER_CONCURRENCY (128) on two cores; floorParallelism
 // as many as the worker's database pool has connections (20), the
 // concurrency the floor does best at.
 const (
-	workerParallelism = 32
+	workerParallelism = 64
 	floorParallelism  = 10
 )
 

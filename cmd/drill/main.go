@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&o.orders, "orders", 20000, "orders in drill 1 (drill 3 sends a quarter as many)")
 	flag.Float64Var(&o.rate, "rate", 400, "first delivery attempts per second (retries come on top)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "connections of the sender")
-	flag.IntVar(&o.workers, "worker-concurrency", 64, "WORKER_CONCURRENCY of each worker process (the app's default)")
+	flag.IntVar(&o.workers, "worker-concurrency", 128, "WORKER_CONCURRENCY of each worker process (the app's default)")
 	flag.StringVar(&o.drills, "drills", "1,2,3", "which drills to run")
 	flag.StringVar(&o.dataDir, "data", ".data/drill", "the drill's data folder (recreated), relative to the repository")
 	flag.StringVar(&o.pgStop, "pg-stop", "immediate", "how PostgreSQL is stopped in drill 1: immediate (a crash) or fast")
