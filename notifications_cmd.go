@@ -73,6 +73,9 @@ func describeNotice(n app.Notice) string {
 	if n.Points != 0 {
 		parts = append(parts, fmt.Sprintf("%d points", n.Points))
 	}
+	if n.Earned != 0 {
+		parts = append(parts, fmt.Sprintf("%d points earned by the first order", n.Earned))
+	}
 	if n.RewardName != "" {
 		parts = append(parts, n.RewardName)
 	}

@@ -233,6 +233,10 @@ type Customer struct {
 	UnsubscribedAt *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// New says LockCustomer created the customer in this transaction: the
+	// shopper joined with the event being applied, and nothing was sent to
+	// them before.
+	New bool
 }
 
 // Birthday is a day of the year: the year of birth is not ours to keep.

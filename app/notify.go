@@ -60,8 +60,11 @@ func (m Messages) On(k MessageKind) bool {
 // when it is recorded and sent.
 type Notice struct {
 	Kind       MessageKind
-	CustomerID int64  // internal customer id
-	Points     int64  // earned / expiring / bonus points, when it applies
+	CustomerID int64 // internal customer id
+	Points     int64 // earned / expiring / bonus points, when it applies
+	// Earned is, in a welcome, what the order the shopper joined with
+	// earned: the welcome tells of it instead of a second message.
+	Earned     int64
 	Code       string // redeemed: the reward code
 	RewardName string
 	On         time.Time // expiring: the day points expire
@@ -415,12 +418,10 @@ func (s *Service) messagesFor(ctx context.Context, shop Shop, outs []Outcome) ([
 				p := out.seen.program
 				prog = &p
 			}
-			if _, known := customers[out.seen.customer.ID]; !known {
-				customers[out.seen.customer.ID] = out.seen.customer
-				if n := notices[0]; n.Kind == MessageEarned && n.CustomerID == out.seen.customer.ID &&
-					s.now().Sub(out.seen.customer.CreatedAt) < joinedRecently {
-					notices = append([]Notice{welcome(n.CustomerID, 0)}, notices...)
-				}
+			c := out.seen.customer
+			if _, known := customers[c.ID]; !known {
+				customers[c.ID] = c
+				notices = s.firstOrder(*prog, c, notices)
 			}
 		} else if prog == nil {
 			p, err := s.store.Program(ctx, shop.ID)
@@ -447,6 +448,25 @@ func (s *Service) messagesFor(ctx context.Context, shop Shop, outs []Outcome) ([
 		}
 	}
 	return rows, errors.Join(errs...)
+}
+
+// firstOrder welcomes a shopper whose first order earned the notices'
+// points, if they joined recently. One who joined with the order (so was
+// sent nothing yet) gets one message, the welcome telling what the order
+// earned, instead of two at the same moment; one who joined before (a
+// welcome may be on its way) or whose merchant switched welcomes off gets
+// the earned message, after a welcome that is sent only if none was.
+func (s *Service) firstOrder(prog Program, c Customer, notices []Notice) []Notice {
+	n := notices[0]
+	switch {
+	case n.Kind != MessageEarned || n.CustomerID != c.ID || s.now().Sub(c.CreatedAt) >= joinedRecently:
+		return notices
+	case c.New && prog.Messages.On(MessageWelcome):
+		w := welcome(c.ID, 0)
+		w.Earned = n.Points
+		return append([]Notice{w}, notices[1:]...)
+	}
+	return append([]Notice{welcome(c.ID, 0)}, notices...)
 }
 
 // welcome is the welcome notice of a customer, once per customer.

@@ -203,22 +203,73 @@ func TestDeliverNotice(t *testing.T) {
 }
 
 func TestNotifyOutcome(t *testing.T) {
-	t.Run("a first order welcomes the shopper and says what they earned", func(t *testing.T) {
+	// kinds lists notifications, newest first, as kind:points/earned:status.
+	kinds := func(ns []app.Notification) string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, fmt.Sprintf("%s:%d/%d:%s", n.Notice.Kind, n.Notice.Points, n.Notice.Earned, n.Status))
+		}
+		return strings.Join(out, " ")
+	}
+	t.Run("a shopper who joins with an order gets one message: the welcome, saying what the order earned", func(t *testing.T) {
 		f := newFixture(t, nil)
 		out := f.accrue(paid("o1", "c1", "120.00"))
 		if err := f.svc.NotifyOutcome(f.ctx, f.shop, out); err != nil {
 			t.Fatal(err)
 		}
-		got := f.notifications("c1")
-		if len(got) != 2 || got[1].Notice.Kind != app.MessageWelcome || got[0].Notice.Kind != app.MessageEarned || got[0].Notice.Points != 120 {
-			t.Fatalf("notifications = %+v", got)
+		if got := kinds(f.notifications("c1")); got != "welcome:0/120:queued" {
+			t.Fatalf("notifications = %s", got)
 		}
 		// A second order earns again but welcomes no more.
 		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o2", "c1", "5.00"))); err != nil {
 			t.Fatal(err)
 		}
-		if got := f.notifications("c1"); len(got) != 3 || got[0].Notice.Points != 5 {
-			t.Fatalf("notifications = %+v", got)
+		if got := kinds(f.notifications("c1")); got != "earned:5/0:queued welcome:0/120:queued" {
+			t.Fatalf("notifications = %s", got)
+		}
+	})
+	t.Run("a shopper welcomed when they joined gets the earned message for their first order", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.shopper("c1", "c1@example.com", "en")
+		if err := f.svc.NotifyWelcome(f.ctx, f.shop, c.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o1", "c1", "120.00"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := kinds(f.notifications("c1")); got != "earned:120/0:queued welcome:0/0:queued" {
+			t.Fatalf("notifications = %s", got)
+		}
+	})
+	t.Run("with welcomes switched off, a first order's message is the earned one", func(t *testing.T) {
+		f := newFixture(t, func(p *app.Program) { p.Messages.Welcome = false })
+		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o1", "c1", "120.00"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := kinds(f.notifications("c1")); got != "earned:120/0:queued welcome:0/0:skipped" {
+			t.Fatalf("notifications = %s", got)
+		}
+	})
+	t.Run("a batch welcomes each shopper who joined with its order, once", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.shopper("c2", "c2@example.com", "en")
+		if err := f.svc.NotifyWelcome(f.ctx, f.shop, c.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		batch := []app.OrderPaid{paid("o1", "c1", "120.00"), paid("o2", "c2", "10.00"), paid("o3", "c3", "7.00")}
+		_, queue, err := f.svc.AccrueAndRecord(f.ctx, f.shop, batch, func([]app.Outcome) []app.WebhookDelivery { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue(f.ctx)
+		for id, want := range map[string]string{
+			"c1": "welcome:0/120:queued",
+			"c2": "earned:10/0:queued welcome:0/0:queued",
+			"c3": "welcome:0/7:queued",
+		} {
+			if got := kinds(f.notifications(id)); got != want {
+				t.Errorf("%s: notifications = %s, want %s", id, got, want)
+			}
 		}
 	})
 	t.Run("the signup bonus comes with the welcome", func(t *testing.T) {

@@ -137,6 +137,22 @@ func TestRender(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the welcome of a shopper who joined with an order tells what it earned, with no bonus", func(t *testing.T) {
+		m := mailFor(app.MessageWelcome, "lv")
+		m.Notification.Notice.Points, m.Notification.Notice.Earned = 0, 120
+		got, err := email.Render(m, "https://app.test/unsubscribe?t=x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{"Laipni lūdzam Sklep Ania lojalitātes programmā", "Jūs saņēmāt 120 punktu.", "Tagad jums ir 1\u00a0620 punktu."} {
+			if !strings.Contains(got.Text, w) || !strings.Contains(htmlText(got.HTML), w) {
+				t.Errorf("%q missing from the text or HTML part:\n%s", w, got.Text)
+			}
+		}
+		if strings.Contains(got.Text, "Lai sāktu") {
+			t.Errorf("a welcome with no bonus speaks of one:\n%s", got.Text)
+		}
+	})
 	t.Run("shop names are escaped in HTML", func(t *testing.T) {
 		m := mailFor(app.MessageWelcome, "en")
 		m.Shop.Name = `<b>Bad & "Co"</b>`

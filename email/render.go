@@ -75,6 +75,9 @@ func Render(m app.Mail, unsubscribeURL string) (Message, error) {
 		if n.Points > 0 {
 			v.Paragraphs = append(v.Paragraphs, l.T("welcome.bonus", n.Points, vars))
 		}
+		if n.Earned > 0 { // the welcome of a shopper who joined with an order
+			v.Paragraphs = append(v.Paragraphs, l.T("earned.body", n.Earned, vars), balance)
+		}
 	case app.MessageEarned:
 		v.Paragraphs = []string{l.T("earned.body", n.Points, vars), balance}
 	case app.MessageRedeemed:

@@ -130,7 +130,10 @@ func TestMessagesArriveOverSMTP(t *testing.T) {
 	r := newMailRig(t, func(p *app.Program) { p.SignupBonus = 0; p.Look.Color = "#7a1fa2" }, 100, true)
 	r.order(t, "1001", "anna", "pl-PL", "120.00")
 	r.order(t, "1002", "ivan", "ru", "1234.00")
-	got := r.smtp.Wait(4)
+	r.smtp.Wait(2) // a welcome each, telling what the first order earned and the balance when sent
+	r.order(t, "1003", "anna", "pl-PL", "3.00")
+	got := r.smtp.Wait(3) // and anna's points for her second
+
 	byKey := map[string]emailtest.Received{}
 	for _, m := range got {
 		byKey[m.To[0]+" "+m.Header.Get("Content-Language")+" "+m.Subject] = m
@@ -145,22 +148,27 @@ func TestMessagesArriveOverSMTP(t *testing.T) {
 		t.Fatalf("no message to %s with subject %q among %v", to, subject, keys(byKey))
 		return emailtest.Received{}
 	}
-	t.Run("a first order welcomes the shopper in Polish", func(t *testing.T) {
+	t.Run("a first order welcomes the shopper in Polish, with what it earned", func(t *testing.T) {
 		m := find("anna@example.com pl", "Witamy w programie lojalnościowym acme")
-		if !strings.Contains(m.Text, "Cześć Anna!") || !strings.Contains(m.HTML, "background:#7a1fa2") {
-			t.Fatalf("welcome:\n%s", m.Text)
+		for _, w := range []string{"Cześć Anna!", "Otrzymujesz 120 punktów.", "Masz teraz 120 punktów."} {
+			if !strings.Contains(m.Text, w) {
+				t.Fatalf("welcome without %q:\n%s", w, m.Text)
+			}
+		}
+		if !strings.Contains(m.HTML, "background:#7a1fa2") {
+			t.Fatalf("welcome not in the shop's colour:\n%s", m.HTML)
 		}
 	})
-	t.Run("points earned are written with Polish plural forms", func(t *testing.T) {
-		m := find("anna@example.com pl", "Otrzymujesz 120 punktów w sklepie")
-		if !strings.Contains(m.Text, "Masz teraz 120 punktów.") {
+	t.Run("points earned later are written with Polish plural forms", func(t *testing.T) {
+		m := find("anna@example.com pl", "Otrzymujesz 3 punkty w sklepie")
+		if !strings.Contains(m.Text, "Masz teraz 123 punkty.") {
 			t.Fatalf("earned:\n%s", m.Text)
 		}
 	})
 	t.Run("and in Russian, with the number grouped the Russian way", func(t *testing.T) {
-		m := find("ivan@example.com ru", "Вам начислено 1\u00a0234 балла в магазине")
-		if !strings.Contains(m.Text, "Теперь на вашем счёте 1\u00a0234 балла.") {
-			t.Fatalf("earned:\n%s", m.Text)
+		m := find("ivan@example.com ru", "Добро пожаловать")
+		if !strings.Contains(m.Text, "Вам начислено 1\u00a0234 балла.") || !strings.Contains(m.Text, "Теперь на вашем счёте 1\u00a0234 балла.") {
+			t.Fatalf("welcome:\n%s", m.Text)
 		}
 	})
 	t.Run("every message records that it was sent, once", func(t *testing.T) {
@@ -170,8 +178,8 @@ func TestMessagesArriveOverSMTP(t *testing.T) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-		if n := len(r.smtp.Messages()); n != 4 {
-			t.Fatalf("%d messages, want 4", n)
+		if n := len(r.smtp.Messages()); n != 3 {
+			t.Fatalf("%d messages, want 3", n)
 		}
 	})
 	t.Run("the same order delivered again sends nothing more", func(t *testing.T) {
@@ -182,8 +190,8 @@ func TestMessagesArriveOverSMTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if n := len(r.smtp.Messages()); n != 4 {
-			t.Fatalf("%d messages, want 4", n)
+		if n := len(r.smtp.Messages()); n != 3 {
+			t.Fatalf("%d messages, want 3", n)
 		}
 	})
 }
@@ -263,8 +271,8 @@ func TestMessageRules(t *testing.T) {
 		}
 		r.settle(t)
 		time.Sleep(300 * time.Millisecond)
-		if n := len(r.smtp.Messages()); n != 3 { // welcome, earned, birthday
-			t.Fatalf("%d messages, want 3", n)
+		if n := len(r.smtp.Messages()); n != 2 { // welcome (with the points earned), birthday
+			t.Fatalf("%d messages, want 2", n)
 		}
 	})
 	t.Run("a permanent refusal archives the message and is not retried", func(t *testing.T) {
@@ -272,13 +280,14 @@ func TestMessageRules(t *testing.T) {
 		var tries atomic.Int32
 		r.smtp.Reject(func(string) error { tries.Add(1); return emailtest.Permanent() })
 		r.order(t, "1", "anna", "en", "10.00")
+		r.order(t, "2", "anna", "en", "10.00")
 		for _, n := range r.settle(t) {
 			if n.Status != app.NotificationArchived || n.Attempts != 1 || !strings.Contains(n.LastError, "550") {
 				t.Fatalf("notification %+v", n)
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
-		if n := tries.Load(); n != 2 {
+		if n := tries.Load(); n != 2 { // the welcome and the second order's points
 			t.Fatalf("the server was asked %d times for 2 messages", n)
 		}
 		info, err := r.insp.GetTaskInfo(jobs.QueueLow, "notify:"+strconv.FormatInt(r.notifications(t)[0].ID, 10))
@@ -358,7 +367,8 @@ func TestNotificationOutbox(t *testing.T) {
 	r := newMailRig(t, nil, 100, false)
 	r.env.Service.WithNoticeQueue(nil)
 	r.order(t, "1", "anna", "en", "10.00")
-	if n := len(r.notifications(t)); n != 2 {
+	r.order(t, "2", "anna", "en", "10.00")
+	if n := len(r.notifications(t)); n != 2 { // the welcome and the second order's points
 		t.Fatalf("%d notifications", n)
 	}
 	ctx := context.Background()

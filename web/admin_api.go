@@ -240,6 +240,7 @@ type apiNotification struct {
 	Email     string     `json:"email"`
 	Locale    string     `json:"locale"`
 	Points    int64      `json:"points"`
+	Earned    int64      `json:"earned,omitempty"`
 	Attempts  int        `json:"attempts"`
 	LastError string     `json:"last_error"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -317,7 +318,7 @@ func apiCustomerFileOut(f app.CustomerFile) apiCustomerFile {
 
 func apiNotificationOut(n app.Notification) apiNotification {
 	return apiNotification{ID: n.ID, Kind: string(n.Notice.Kind), Status: string(n.Status), Email: n.Email,
-		Locale: n.Locale, Points: n.Notice.Points, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, SentAt: n.SentAt}
+		Locale: n.Locale, Points: n.Notice.Points, Earned: n.Notice.Earned, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, SentAt: n.SentAt}
 }
 
 // apiSearchCustomers finds customers by email prefix, name or platform id,

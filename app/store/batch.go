@@ -82,7 +82,7 @@ func (t *ledgerTx) LockCustomers(ctx context.Context, shopID int64, refs []app.C
 			first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), customers.first_name),
 			last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), customers.last_name),
 			locale = COALESCE(NULLIF(EXCLUDED.locale, ''), customers.locale)
-		RETURNING `+customerColumns, shopID,
+		RETURNING `+customerColumns+`, xmax = 0 AS inserted`, shopID,
 		column(refs, func(r app.CustomerRef) string { return r.PlatformID }),
 		column(refs, func(r app.CustomerRef) string { return r.Email }),
 		column(refs, func(r app.CustomerRef) string { return r.FirstName }),

@@ -24,12 +24,13 @@ type customerRow struct {
 	UnsubscribedAt *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	Inserted       bool // only from LockCustomer and LockCustomers
 }
 
 func (r customerRow) toApp() app.Customer {
 	c := app.Customer{ID: r.ID, ShopID: r.ShopID, PlatformID: r.PlatformID, Email: r.Email,
 		FirstName: r.FirstName, LastName: r.LastName, Locale: r.Locale, Balance: r.Balance,
-		Pending: r.Pending, UnsubscribedAt: r.UnsubscribedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Pending: r.Pending, UnsubscribedAt: r.UnsubscribedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, New: r.Inserted}
 	if r.BirthMonth != nil && r.BirthDay != nil {
 		c.Birthday = &app.Birthday{Month: time.Month(*r.BirthMonth), Day: *r.BirthDay}
 	}
@@ -369,7 +370,7 @@ func (t *ledgerTx) LockCustomer(ctx context.Context, shopID int64, ref app.Custo
 			first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), customers.first_name),
 			last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), customers.last_name),
 			locale = COALESCE(NULLIF(EXCLUDED.locale, ''), customers.locale)
-		RETURNING `+customerColumns,
+		RETURNING `+customerColumns+`, xmax = 0 AS inserted`,
 		shopID, ref.PlatformID, ref.Email, ref.FirstName, ref.LastName, ref.Locale).Scan(&row).Error
 	if err != nil {
 		return app.Customer{}, translate(err)

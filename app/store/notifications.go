@@ -14,6 +14,7 @@ import (
 // noticeData is what a notification says, kept as jsonb.
 type noticeData struct {
 	Points     int64      `json:"points,omitempty"`
+	Earned     int64      `json:"earned,omitempty"`
 	Code       string     `json:"code,omitempty"`
 	RewardName string     `json:"reward_name,omitempty"`
 	On         *time.Time `json:"on,omitempty"`
@@ -41,7 +42,7 @@ func (r notificationRow) toApp() app.Notification {
 	var d noticeData
 	_ = json.Unmarshal(r.Data, &d) // written by this file only
 	n := app.Notification{ID: r.ID, ShopID: r.ShopID, CustomerID: r.CustomerID,
-		Notice: app.Notice{Kind: app.MessageKind(r.Kind), CustomerID: r.CustomerID, Points: d.Points, Code: d.Code,
+		Notice: app.Notice{Kind: app.MessageKind(r.Kind), CustomerID: r.CustomerID, Points: d.Points, Earned: d.Earned, Code: d.Code,
 			RewardName: d.RewardName, Key: r.Key},
 		Email: r.Email, Locale: r.Locale, Status: app.NotificationStatus(r.Status), Attempts: r.Attempts,
 		LastError: r.LastError, CreatedAt: r.CreatedAt, SentAt: r.SentAt}
@@ -93,7 +94,7 @@ func addNotifications(db *gorm.DB, ns []app.Notification) ([]app.Notification, e
 	data := make(array[string], len(ns))
 	created := make(array[time.Time], len(ns))
 	for i, n := range ns {
-		d := noticeData{Points: n.Notice.Points, Code: n.Notice.Code, RewardName: n.Notice.RewardName}
+		d := noticeData{Points: n.Notice.Points, Earned: n.Notice.Earned, Code: n.Notice.Code, RewardName: n.Notice.RewardName}
 		if !n.Notice.On.IsZero() {
 			on := n.Notice.On
 			d.On = &on
