@@ -44,6 +44,8 @@ const (
 	// batchTimeout bounds one batch; the tasks waiting for it give up with
 	// their own deadlines and are retried.
 	batchTimeout = 30 * time.Second
+	// queueMessagesTimeout bounds queueing a batch's messages.
+	queueMessagesTimeout = 10 * time.Second
 )
 
 // accrualBatcher gathers paid-order tasks per shop.
@@ -212,5 +214,13 @@ func (h *Handler) accrueBatch(ctx context.Context, batch []*accrual) {
 	for i, a := range todo {
 		a.done <- results[i]
 	}
-	queue(ctx)
+	// The messages' tasks are queued off the runner, which goes on to the
+	// next batch at once: the orders are credited and their tasks answered,
+	// and a message whose task is not queued waits in the outbox for the
+	// sweep.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueMessagesTimeout)
+		defer cancel()
+		queue(ctx)
+	}()
 }
