@@ -211,66 +211,59 @@ func TestNotifyOutcome(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
+	// messages checks a shopper's notifications, newest first.
+	messages := func(f *fixture, id, want string) {
+		f.t.Helper()
+		if got := kinds(f.notifications(id)); got != want {
+			f.t.Errorf("%s: notifications = %s, want %s", id, got, want)
+		}
+	}
+	// welcomed makes a shopper join as customers/create does, welcomed then.
+	welcomed := func(f *fixture, id string) {
+		f.t.Helper()
+		c := f.shopper(id, id+"@example.com", "en")
+		if err := f.svc.NotifyWelcome(f.ctx, f.shop, c.ID, 0); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	// order pays an order and records the messages it calls for.
+	order := func(f *fixture, e app.OrderPaid) {
+		f.t.Helper()
+		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(e)); err != nil {
+			f.t.Fatal(err)
+		}
+	}
 	t.Run("a shopper who joins with an order gets one message: the welcome, saying what the order earned", func(t *testing.T) {
 		f := newFixture(t, nil)
-		out := f.accrue(paid("o1", "c1", "120.00"))
-		if err := f.svc.NotifyOutcome(f.ctx, f.shop, out); err != nil {
-			t.Fatal(err)
-		}
-		if got := kinds(f.notifications("c1")); got != "welcome:0/120:queued" {
-			t.Fatalf("notifications = %s", got)
-		}
+		order(f, paid("o1", "c1", "120.00"))
+		messages(f, "c1", "welcome:0/120:queued")
 		// A second order earns again but welcomes no more.
-		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o2", "c1", "5.00"))); err != nil {
-			t.Fatal(err)
-		}
-		if got := kinds(f.notifications("c1")); got != "earned:5/0:queued welcome:0/120:queued" {
-			t.Fatalf("notifications = %s", got)
-		}
+		order(f, paid("o2", "c1", "5.00"))
+		messages(f, "c1", "earned:5/0:queued welcome:0/120:queued")
 	})
 	t.Run("a shopper welcomed when they joined gets the earned message for their first order", func(t *testing.T) {
 		f := newFixture(t, nil)
-		c := f.shopper("c1", "c1@example.com", "en")
-		if err := f.svc.NotifyWelcome(f.ctx, f.shop, c.ID, 0); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o1", "c1", "120.00"))); err != nil {
-			t.Fatal(err)
-		}
-		if got := kinds(f.notifications("c1")); got != "earned:120/0:queued welcome:0/0:queued" {
-			t.Fatalf("notifications = %s", got)
-		}
+		welcomed(f, "c1")
+		order(f, paid("o1", "c1", "120.00"))
+		messages(f, "c1", "earned:120/0:queued welcome:0/0:queued")
 	})
 	t.Run("with welcomes switched off, a first order's message is the earned one", func(t *testing.T) {
 		f := newFixture(t, func(p *app.Program) { p.Messages.Welcome = false })
-		if err := f.svc.NotifyOutcome(f.ctx, f.shop, f.accrue(paid("o1", "c1", "120.00"))); err != nil {
-			t.Fatal(err)
-		}
-		if got := kinds(f.notifications("c1")); got != "earned:120/0:queued welcome:0/0:skipped" {
-			t.Fatalf("notifications = %s", got)
-		}
+		order(f, paid("o1", "c1", "120.00"))
+		messages(f, "c1", "earned:120/0:queued welcome:0/0:skipped")
 	})
 	t.Run("a batch welcomes each shopper who joined with its order, once", func(t *testing.T) {
 		f := newFixture(t, nil)
-		c := f.shopper("c2", "c2@example.com", "en")
-		if err := f.svc.NotifyWelcome(f.ctx, f.shop, c.ID, 0); err != nil {
-			t.Fatal(err)
-		}
+		welcomed(f, "c2")
 		batch := []app.OrderPaid{paid("o1", "c1", "120.00"), paid("o2", "c2", "10.00"), paid("o3", "c3", "7.00")}
 		_, queue, err := f.svc.AccrueAndRecord(f.ctx, f.shop, batch, func([]app.Outcome) []app.WebhookDelivery { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 		queue(f.ctx)
-		for id, want := range map[string]string{
-			"c1": "welcome:0/120:queued",
-			"c2": "earned:10/0:queued welcome:0/0:queued",
-			"c3": "welcome:0/7:queued",
-		} {
-			if got := kinds(f.notifications(id)); got != want {
-				t.Errorf("%s: notifications = %s, want %s", id, got, want)
-			}
-		}
+		messages(f, "c1", "welcome:0/120:queued")
+		messages(f, "c2", "earned:10/0:queued welcome:0/0:queued")
+		messages(f, "c3", "welcome:0/7:queued")
 	})
 	t.Run("the signup bonus comes with the welcome", func(t *testing.T) {
 		f := newFixture(t, func(p *app.Program) { p.SignupBonus = 50 })
