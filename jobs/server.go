@@ -33,11 +33,19 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, h *Handler, log *slo
 		// a second would be most of the time a shopper waits for points.
 		TaskCheckInterval: 100 * time.Millisecond,
 		Queues:            Queues,
-		Logger:            logger,
-		LogLevel:          asynq.WarnLevel,
-		IsFailure:         IsFailure, // a message over its shop's rate waits without spending a retry
-		RetryDelayFunc:    RetryDelay(retryDelay),
-		ShutdownTimeout:   20 * time.Second,
+		// Strictly by priority: purchases' points, then the rest. With
+		// weights, asynq tries the queues in a shuffled order, one Redis
+		// round trip each, and its one dequeuing loop spent a third of
+		// its trips on empty queues while paid orders waited (16,700
+		// dequeue scripts for 15,000 orders strictly, 22,800 weighted).
+		// Messages and periodic jobs wait while webhooks queue up, as
+		// they should on a sale day; they run once the backlog drains.
+		StrictPriority:  true,
+		Logger:          logger,
+		LogLevel:        asynq.WarnLevel,
+		IsFailure:       IsFailure, // a message over its shop's rate waits without spending a retry
+		RetryDelayFunc:  RetryDelay(retryDelay),
+		ShutdownTimeout: 20 * time.Second,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)

@@ -30,7 +30,8 @@ const (
 	QueueLow      = "low"
 )
 
-// Queues maps each queue to its weight for asynq's weighted priority.
+// Queues maps each queue to its priority: a worker takes its next task from
+// the first queue in this order that has one (see NewServer).
 var Queues = map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}
 
 // MaxRetry is how often a webhook task is retried before asynq archives it.
